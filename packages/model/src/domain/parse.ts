@@ -1,0 +1,75 @@
+/**
+ * parseDomainXML / parseDeviceXML: text → frozen DomainDef, running libvirt's
+ * parse-time defaults and checks (what domain_conf.c does before any driver).
+ */
+import { freeze } from 'immer';
+import { decode, type Warning } from '../codec/codec.ts';
+import { resolve } from '../codec/spec.ts';
+import { VirtError } from '../errors.ts';
+import { readXml, type ReadOptions } from '../xml/read.ts';
+import type { XmlElement } from '../xml/tree.ts';
+import { applyParseRules, type ParseContext } from './rules/index.ts';
+import { devicesSpec } from './spec/devices.ts';
+import { domainSpec } from './spec/domain.ts';
+import type { DeviceDef, DeviceKind, DomainDef, DomainDraft } from './types.ts';
+
+export interface ParseOptions extends ReadOptions {
+  /** Source of randomness for generated values (UUID, MAC). Default: crypto.getRandomValues. */
+  readonly random?: (bytes: Uint8Array) => Uint8Array;
+  /** Parse as libvirt's inactive (persistent) definition. Default true. */
+  readonly inactive?: boolean;
+}
+
+export interface Parsed<T> {
+  readonly def: T;
+  /** What the model kept without understanding it. */
+  readonly warnings: readonly Warning[];
+}
+
+export function parseDomain(xml: string | Uint8Array, opts: ParseOptions = {}): Parsed<DomainDef> {
+  const root = readXml(xml, opts);
+  if (root.name !== 'domain') throw new VirtError('XML_ERROR', `expecting root element of 'domain', not '${root.name}'`, `/${root.name}`);
+  const warnings: Warning[] = [];
+  const draft = decode(root, domainSpec, '/domain', warnings) as DomainDraft;
+  const ctx: ParseContext = { random: opts.random ?? defaultRandom, inactive: opts.inactive ?? true, warnings };
+  applyParseRules(draft, ctx);
+  return { def: freeze(draft, true) as DomainDef, warnings };
+}
+
+export function parseDomainXML(xml: string | Uint8Array, opts?: ParseOptions): DomainDef {
+  return parseDomain(xml, opts).def;
+}
+
+export const DEVICE_KINDS = Object.keys(devicesSpec.children).filter((k) => k !== 'emulator') as DeviceKind[];
+
+/** Parses one device (as attach-device does) into its tagged definition. */
+export function parseDevice(xml: string | Uint8Array, opts: ParseOptions = {}): Parsed<DeviceDef> {
+  const root = readXml(xml, { documentName: '(device_definition)', ...opts });
+  return decodeDevice(root, opts);
+}
+
+export function parseDeviceXML(xml: string | Uint8Array, opts?: ParseOptions): DeviceDef {
+  return parseDevice(xml, opts).def;
+}
+
+function decodeDevice(root: XmlElement, opts: ParseOptions): Parsed<DeviceDef> {
+  const kind = root.name as DeviceKind;
+  const child = (devicesSpec.children as Record<string, { spec: Parameters<typeof resolve>[0]; many: boolean; key?: string }>)[kind];
+  if (!child || kind === ('emulator' as string)) {
+    throw new VirtError('XML_ERROR', `unknown device type '${root.name}'`, `/${root.name}`);
+  }
+  const warnings: Warning[] = [];
+  const def = decode(root, child.spec, `/${kind}`, warnings);
+  // Run the device through the same parse-time rules as inside a domain.
+  const key = child.key ?? kind;
+  const holder = { devices: { [key]: child.many ? [def] : def } } as unknown as DomainDraft;
+  const ctx: ParseContext = { random: opts.random ?? defaultRandom, inactive: opts.inactive ?? true, warnings, deviceOnly: true };
+  applyParseRules(holder, ctx);
+  const devs = holder.devices as Record<string, unknown>;
+  const out = child.many ? (devs[key] as unknown[])[0] : devs[key];
+  return { def: freeze({ kind, def: out }, true) as DeviceDef, warnings };
+}
+
+function defaultRandom(bytes: Uint8Array): Uint8Array {
+  return globalThis.crypto.getRandomValues(bytes);
+}

@@ -1,0 +1,3 @@
+/** Placeholder: kept verbatim until the family's spec is written. */
+import { raw } from '../../codec/spec.ts';
+export const osSpec = raw;

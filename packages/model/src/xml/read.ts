@@ -1,0 +1,212 @@
+/**
+ * Reads XML text into an XmlElement tree, refusing hostile input before any
+ * work is done on it: oversized documents, DOCTYPE and entity declarations
+ * (no XXE, no entity expansion), invalid UTF-8 and excessive nesting.
+ */
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { VirtError } from '../errors.ts';
+import type { XmlElement, XmlNode } from './tree.ts';
+
+export interface ReadOptions {
+  /** Largest document accepted, in bytes. Default 1 MiB. */
+  readonly maxBytes?: number;
+  /** Deepest element nesting accepted. Default 64 (libvirt's deepest is about 10). */
+  readonly maxDepth?: number;
+  /** Name libvirt gives the document in parse errors. */
+  readonly documentName?: string;
+}
+
+export const DEFAULT_MAX_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_DEPTH = 64;
+
+const parser = new XMLParser({
+  preserveOrder: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: '',
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: false,
+  processEntities: false,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+  commentPropName: '#comment',
+});
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Turns bytes or text into checked text. */
+function decode(input: string | Uint8Array, maxBytes: number): string {
+  if (typeof input === 'string') {
+    // A string can only hold invalid UTF-8 as lone surrogates (from a lenient decoder upstream).
+    if (input.length > maxBytes && Buffer.byteLength(input, 'utf8') > maxBytes) tooLarge(maxBytes);
+    if (!input.isWellFormed()) {
+      throw new VirtError('XML_DETAIL', 'document is not valid UTF-8 (it holds an unpaired surrogate)', '/');
+    }
+    return input;
+  }
+  if (input.byteLength > maxBytes) tooLarge(maxBytes);
+  try {
+    return utf8.decode(input);
+  } catch {
+    throw new VirtError('XML_DETAIL', `document is not valid UTF-8 (first bad byte at offset ${firstBadUtf8(input)})`, '/');
+  }
+}
+
+function tooLarge(maxBytes: number): never {
+  throw new VirtError('XML_DETAIL', `document is larger than the limit of ${maxBytes} bytes`, '/');
+}
+
+function firstBadUtf8(bytes: Uint8Array): number {
+  for (let lo = 0, hi = bytes.length; ; ) {
+    if (hi - lo <= 1) return lo;
+    const mid = (lo + hi) >> 1;
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, mid));
+      lo = mid;
+    } catch {
+      hi = mid;
+    }
+  }
+}
+
+const DTD_RE = /<!DOCTYPE|<!ENTITY/i;
+
+/** The libxml2-like "name:line: message" detail of a well-formedness error. */
+function syntaxError(doc: string, text: string, line: number, col: number, msg: string): VirtError {
+  const srcLine = text.split('\n')[line - 1] ?? '';
+  const pointer = srcLine.slice(0, Math.max(0, col - 1)).replace(/[^\t]/g, '-') + '^';
+  return new VirtError('XML_DETAIL', `${doc}:${line}: ${msg}\n${srcLine}\n${pointer}`, `/ (line ${line}, column ${col})`);
+}
+
+const ENTITY_RE = /&(#x[0-9a-fA-F]+|#[0-9]+|[A-Za-z_][\w.-]*);/g;
+const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+
+/** Expands the five predefined entities and character references; anything else is an undefined entity. */
+function unescape(raw: string, where: () => string): string {
+  if (!raw.includes('&')) return raw;
+  const out = raw.replace(ENTITY_RE, (_m, ref: string) => {
+    if (ref[0] === '#') {
+      const cp = ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+      if (!Number.isFinite(cp) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp === 0) {
+        throw new VirtError('XML_DETAIL', `invalid character reference '&${ref};'`, where());
+      }
+      return String.fromCodePoint(cp);
+    }
+    const v = PREDEFINED[ref];
+    if (v === undefined) throw new VirtError('XML_DETAIL', `Entity '${ref}' not defined`, where());
+    return v;
+  });
+  if (/&(?![^;]*;)/.test(raw.replace(ENTITY_RE, ''))) {
+    throw new VirtError('XML_DETAIL', "xmlParseEntityRef: no name ('&' must be written '&amp;')", where());
+  }
+  return out;
+}
+
+type OrderedNode = Record<string, unknown> & { ':@'?: Record<string, string> };
+
+/**
+ * Parses a document and returns its root element. Comments, processing
+ * instructions and whitespace-only text between elements are dropped, as
+ * libvirt drops them.
+ */
+export function readXml(input: string | Uint8Array, opts: ReadOptions = {}): XmlElement {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
+  const doc = opts.documentName ?? '(domain_definition)';
+  const text = decode(input, maxBytes);
+  if (DTD_RE.test(text)) {
+    const at = text.search(DTD_RE);
+    const line = text.slice(0, at).split('\n').length;
+    throw new VirtError('XML_DETAIL', `${doc}:${line}: DOCTYPE and entity declarations are not accepted (no external or internal DTD subset is processed)`, '/');
+  }
+  checkDepth(text, maxDepth);
+  const valid = XMLValidator.validate(text, { allowBooleanAttributes: false });
+  if (valid !== true) throw syntaxError(doc, text, valid.err.line, valid.err.col, valid.err.msg);
+  let ordered: OrderedNode[];
+  try {
+    ordered = parser.parse(text) as OrderedNode[];
+  } catch (e) {
+    throw new VirtError('XML_DETAIL', `${doc}: ${(e as Error).message}`, '/');
+  }
+  const roots = ordered.filter((n) => elementName(n) !== undefined);
+  if (roots.length === 0) throw new VirtError('INTERNAL_ERROR', 'missing root element', '/');
+  if (roots.length > 1) throw new VirtError('XML_DETAIL', `${doc}: Extra content at the end of the document`, '/');
+  return convert(roots[0]!, '');
+}
+
+function elementName(n: OrderedNode): string | undefined {
+  for (const k in n) if (k !== ':@' && k !== '#text' && k !== '#comment') return k;
+  return undefined;
+}
+
+function convert(n: OrderedNode, parentPath: string, index = 1): XmlElement {
+  const name = elementName(n)!;
+  const path = `${parentPath}/${name}${index > 1 ? `[${index}]` : ''}`;
+  const attrs: Record<string, string> = {};
+  const rawAttrs = n[':@'];
+  if (rawAttrs) for (const k in rawAttrs) attrs[k] = unescape(String(rawAttrs[k]), () => `${path}/@${k}`);
+  const children: XmlNode[] = [];
+  const seen = new Map<string, number>();
+  for (const c of n[name] as OrderedNode[]) {
+    if ('#text' in c) {
+      const t = unescape(String(c['#text']), () => path);
+      if (t.trim() !== '' || children.length === 0 || typeof children[children.length - 1] === 'string') children.push(t);
+      continue;
+    }
+    const cn = elementName(c);
+    if (cn === undefined) continue; // comment
+    const i = (seen.get(cn) ?? 0) + 1;
+    seen.set(cn, i);
+    children.push(convert(c, path, i));
+  }
+  // Whitespace-only text around elements is layout, not content.
+  const hasElements = children.some((c) => typeof c !== 'string');
+  return { name, attrs, children: hasElements ? children.filter((c) => typeof c !== 'string' || c.trim() !== '') : mergeText(children) };
+}
+
+function mergeText(children: XmlNode[]): XmlNode[] {
+  if (children.length <= 1) return children;
+  return [children.join('')];
+}
+
+/** A cheap scan for nesting depth, so a hostile document never reaches the parser. */
+function checkDepth(text: string, maxDepth: number): void {
+  let depth = 0;
+  let i = text.indexOf('<');
+  while (i !== -1) {
+    const next = text.charCodeAt(i + 1);
+    if (next === 47 /* / */) depth--;
+    else if (next === 33 /* ! */) {
+      const end = text.startsWith('<!--', i) ? text.indexOf('-->', i + 4) : text.startsWith('<![CDATA[', i) ? text.indexOf(']]>', i) : text.indexOf('>', i);
+      if (end === -1) return; // the validator reports it
+      i = text.indexOf('<', end);
+      continue;
+    } else if (next !== 63 /* ? */) {
+      const close = findTagEnd(text, i);
+      if (close === -1) return;
+      if (text.charCodeAt(close - 1) !== 47) {
+        depth++;
+        if (depth > maxDepth) {
+          const line = text.slice(0, i).split('\n').length;
+          throw new VirtError('XML_DETAIL', `document nests elements deeper than the limit of ${maxDepth} (line ${line})`, '/');
+        }
+      }
+      i = text.indexOf('<', close);
+      continue;
+    }
+    i = text.indexOf('<', i + 1);
+  }
+}
+
+/** Index of the '>' closing the tag at `start`, skipping quoted attribute values. */
+function findTagEnd(text: string, start: number): number {
+  let quote = 0;
+  for (let j = start + 1; j < text.length; j++) {
+    const c = text.charCodeAt(j);
+    if (quote) {
+      if (c === quote) quote = 0;
+    } else if (c === 34 || c === 39) quote = c;
+    else if (c === 62) return j;
+  }
+  return -1;
+}
