@@ -4,6 +4,11 @@
  */
 import type { Warning } from '../../codec/codec.ts';
 import type { DomainDraft } from '../types.ts';
+import { diskDefaults, duplicateDiskTargets, macAddresses } from './devices.ts';
+import { domainType, genid, name, osType, titleAndDescription, uuid } from './identity.ts';
+import { lifecycle } from './lifecycle.ts';
+import { currentMemory, memorySizes } from './memory.ts';
+import { vcpu } from './vcpu.ts';
 
 export interface ParseContext {
   readonly random: (bytes: Uint8Array) => Uint8Array;
@@ -15,8 +20,15 @@ export interface ParseContext {
 
 export type ParseRule = (def: DomainDraft, ctx: ParseContext) => void;
 
-const rules: ParseRule[] = [];
+/** Rules about the whole domain, in libvirt's order. */
+const domainRules: ParseRule[] = [domainType, name, uuid, genid, titleAndDescription, osType, memorySizes, vcpu, lifecycle];
+/** Rules about devices; they also run for a device parsed alone. */
+const deviceRules: ParseRule[] = [diskDefaults, macAddresses];
+/** Whole-domain checks that need every device parsed. */
+const finalRules: ParseRule[] = [currentMemory, duplicateDiskTargets];
 
 export function applyParseRules(def: DomainDraft, ctx: ParseContext): void {
-  for (const rule of rules) rule(def, ctx);
+  if (!ctx.deviceOnly) for (const rule of domainRules) rule(def, ctx);
+  for (const rule of deviceRules) rule(def, ctx);
+  if (!ctx.deviceOnly) for (const rule of finalRules) rule(def, ctx);
 }

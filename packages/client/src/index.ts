@@ -1,0 +1,1 @@
+export { domxml, errorLine, type DomxmlOptions, type Io } from './commands/domxml.ts';

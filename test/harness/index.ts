@@ -1,0 +1,117 @@
+/**
+ * Test harness: a private redis-server and nats-server (JetStream on) on free
+ * loopback ports, with their data in a temporary folder. Never a fixed port,
+ * never a server someone started by hand.
+ *
+ *   const servers = await startServers();
+ *   ... servers.redisUrl, servers.natsUrl ...
+ *   await servers.stop();   // stops both and removes the folder
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
+import { createServer, connect as tcpConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface Servers {
+  readonly redisUrl: string;
+  readonly natsUrl: string;
+  readonly dir: string;
+  stop(): Promise<void>;
+}
+
+export interface ServerOptions {
+  readonly redis?: boolean;
+  readonly nats?: boolean;
+  /** Redis append-only file, for tests that restart it. */
+  readonly redisAof?: boolean;
+}
+
+/** A port the kernel just handed out on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function findBinary(name: string): string {
+  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/local/sbin', '/usr/bin'])) {
+    const p = join(dir, name);
+    if (dir && existsSync(p)) return p;
+  }
+  throw new Error(`${name} not found: run scripts/bootstrap (it installs it with apt-get)`);
+}
+
+async function waitForPort(port: number, proc: ChildProcess, log: string, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`${what} exited with ${proc.exitCode}: ${tail(log)}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = tcpConnect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms: ${tail(log)}`);
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-5).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+async function stopProcess(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export async function startServers(opts: ServerOptions = {}): Promise<Servers> {
+  const dir = mkdtempSync(join(tmpdir(), 'virtflow-test-'));
+  const procs: ChildProcess[] = [];
+  const stop = async () => {
+    await Promise.all(procs.map(stopProcess));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    let redisUrl = '';
+    let natsUrl = '';
+    if (opts.redis !== false) {
+      const port = await freePort();
+      const log = join(dir, 'redis.log');
+      const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--logfile', log, '--daemonize', 'no',
+        '--appendonly', opts.redisAof ? 'yes' : 'no'];
+      const proc = spawn(findBinary('redis-server'), args, { stdio: 'ignore' });
+      procs.push(proc);
+      await waitForPort(port, proc, log, 'redis-server');
+      redisUrl = `redis://127.0.0.1:${port}`;
+    }
+    if (opts.nats !== false) {
+      const port = await freePort();
+      const log = join(dir, 'nats.log');
+      const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'jetstream'), '-l', log];
+      const proc = spawn(findBinary('nats-server'), args, { stdio: 'ignore' });
+      procs.push(proc);
+      await waitForPort(port, proc, log, 'nats-server');
+      natsUrl = `nats://127.0.0.1:${port}`;
+    }
+    return { redisUrl, natsUrl, dir, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * "Nothing the user wrote is lost": every attribute value and text of the
+ * input must appear in the output at the same element path (by names), after
+ * the normalisations libvirt itself applies (units to KiB, canonical UUID and
+ * MAC, compact CPU sets, hex address fields).
+ */
+import type { XmlElement } from '@virtflow/model';
+import { readXml } from '@virtflow/model';
+
+type Values = Map<string, Set<string>>;
+
+function collect(el: XmlElement, path: string, out: Values) {
+  const here = `${path}/${el.name}`;
+  for (const [k, v] of Object.entries(el.attrs)) add(out, `${here}/@${k}`, v);
+  const text = el.children.filter((c) => typeof c === 'string').join('').trim();
+  if (text) add(out, here, text);
+  for (const c of el.children) if (typeof c !== 'string') collect(c, here, out);
+}
+
+function add(out: Values, key: string, v: string) {
+  let s = out.get(key);
+  if (!s) out.set(key, (s = new Set()));
+  s.add(v);
+}
+
+/** Values whose spelling libvirt normalises, compared in a normal form. */
+function normal(key: string, v: string): string {
+  if (/^0x[0-9a-f]+$/i.test(v) || (/\/address\/@/.test(key) && /^\d+$/.test(v))) return `#${parseInt(v, /^0x/i.test(v) ? 16 : 10)}`;
+  if (/\/mac\/@address$/.test(key)) return v.toLowerCase();
+  if (/\/uuid$/.test(key) || /\/genid$/.test(key)) return v.replace(/[-\s]/g, '').toLowerCase();
+  return v.trim();
+}
+
+/** Keys that libvirt rewrites by design (memory units, sizes): checked by unit tests instead. */
+const SCALED = /\/(memory|currentMemory|maxMemory|hard_limit|soft_limit|swap_hard_limit|min_guarantee)(\/@unit)?$|\/@unit$|\/cell\/@memory$|\/page\/@size$|\/vcpu\/@current$|\/@cpuset$/;
+
+export function lostValues(input: XmlElement, outputXml: string): string[] {
+  const a: Values = new Map();
+  const b: Values = new Map();
+  collect(input, '', a);
+  collect(readXml(outputXml), '', b);
+  const lost: string[] = [];
+  for (const [key, vals] of a) {
+    if (SCALED.test(key)) continue;
+    const got = new Set([...(b.get(key) ?? [])].map((v) => normal(key, v)));
+    for (const v of vals) if (!got.has(normal(key, v))) lost.push(`${key}='${v}'`);
+  }
+  return lost;
+}
