@@ -75,7 +75,7 @@ const DTD_RE = /<!DOCTYPE|<!ENTITY/i;
 function syntaxError(doc: string, text: string, line: number, col: number, msg: string): VirtError {
   const srcLine = text.split('\n')[line - 1] ?? '';
   const pointer = srcLine.slice(0, Math.max(0, col - 1)).replace(/[^\t]/g, '-') + '^';
-  return new VirtError('XML_DETAIL', `${doc}:${line}: ${msg}\n${srcLine}\n${pointer}`, `/ (line ${line}, column ${col})`);
+  return new VirtError('XML_DETAIL', `${doc}:${line}: ${msg}\n${srcLine}\n${pointer}`, col ? `/ (line ${line}, column ${col})` : `/ (line ${line})`);
 }
 
 const ENTITY_RE = /&(#x[0-9a-fA-F]+|#[0-9]+|[A-Za-z_][\w.-]*);/g;
@@ -119,6 +119,7 @@ export function readXml(input: string | Uint8Array, opts: ReadOptions = {}): Xml
     const line = text.slice(0, at).split('\n').length;
     throw new VirtError('XML_DETAIL', `${doc}:${line}: DOCTYPE and entity declarations are not accepted (no external or internal DTD subset is processed)`, '/');
   }
+  if (text.trim() === '') throw new VirtError('XML_DETAIL', `${doc}:1: Document is empty`, '/');
   checkDepth(text, maxDepth);
   const valid = XMLValidator.validate(text, { allowBooleanAttributes: false });
   if (valid !== true) throw syntaxError(doc, text, valid.err.line, valid.err.col, valid.err.msg);

@@ -6,9 +6,13 @@
  *
  * Where an element's attributes or children depend on its type, the list is
  * the union order that keeps every type's own relative order.
+ *
+ * Device info uses the full `deviceInfo` list: none of these devices is
+ * formatted with ALLOW_BOOT/ALLOW_ROM, but libvirt parses and writes back a
+ * <master> on any device, which `deviceInfoNoBoot` does not list.
  */
 import { el, flag, leaf, many, one, raw, textEl } from '../../codec/spec.ts';
-import { deviceInfoNoBoot } from './common.ts';
+import { deviceInfo } from './common.ts';
 
 /** Attributes written by virDomainVirtioOptionsFormat, in its order. */
 const virtioOptions = ['iommu', 'ats', 'packed', 'page_per_vq'] as const;
@@ -40,7 +44,7 @@ export const tpmBackendSpec = el(['type', 'version', 'persistent_state'], {
 /** <tpm model>: <backend>, device info, then <privateData> (status XML only). */
 export const tpmSpec = el(['model'], {
   backend: one(tpmBackendSpec),
-  ...deviceInfoNoBoot,
+  ...deviceInfo,
   privateData: one(raw),
 });
 
@@ -49,7 +53,7 @@ export const tpmSpec = el(['model'], {
 /** <memballoon model autodeflate freePageReporting>: <stats period>, device info, <driver>. */
 export const memballoonSpec = el(['model', 'autodeflate', 'freePageReporting'], {
   stats: one(el(['period'])),
-  ...deviceInfoNoBoot,
+  ...deviceInfo,
   driver: one(el(virtioOptions)),
 });
 
@@ -91,18 +95,18 @@ export const rngSpec = el(['model'], {
   rate: one(el(['bytes', 'period'])),
   backend: one(rngBackendSpec),
   driver: one(el(virtioOptions)),
-  ...deviceInfoNoBoot,
+  ...deviceInfo,
 });
 
 // ------------------------------------------------------------------ <nvram>
 
 /** <nvram>: device info only. */
-export const nvramSpec = el([], { ...deviceInfoNoBoot });
+export const nvramSpec = el([], { ...deviceInfo });
 
 // ------------------------------------------------------------------ <panic>
 
 /** <panic model>: device info. */
-export const panicSpec = el(['model'], { ...deviceInfoNoBoot });
+export const panicSpec = el(['model'], { ...deviceInfo });
 
 // ------------------------------------------------------------------ <shmem>
 
@@ -112,7 +116,7 @@ export const shmemSpec = el(['name', 'role'], {
   size: one(scaled),
   server: one(el(['path'])),
   msi: one(el(['vectors', 'ioeventfd'])),
-  ...deviceInfoNoBoot,
+  ...deviceInfo,
 });
 
 // --------------------------------------------------------- <memory> device
@@ -153,7 +157,7 @@ export const memoryDeviceSpec = el(['model', 'access', 'discard'], {
   uuid: one(leaf),
   source: one(memorySourceSpec),
   target: one(memoryTargetSpec),
-  ...deviceInfoNoBoot,
+  ...deviceInfo,
 });
 
 // ------------------------------------------------------------------ <iommu>
@@ -161,7 +165,7 @@ export const memoryDeviceSpec = el(['model', 'access', 'discard'], {
 /** <iommu model>: <driver intremap caching_mode eim iotlb aw_bits>, device info. */
 export const iommuSpec = el(['model'], {
   driver: one(el(['intremap', 'caching_mode', 'eim', 'iotlb', 'aw_bits'])),
-  ...deviceInfoNoBoot,
+  ...deviceInfo,
 });
 
 // ------------------------------------------------------------------ <vsock>
@@ -169,11 +173,11 @@ export const iommuSpec = el(['model'], {
 /** <vsock model>: <cid auto address>, device info, then <driver> (virtio options). */
 export const vsockSpec = el(['model'], {
   cid: one(el(['auto', 'address'])),
-  ...deviceInfoNoBoot,
+  ...deviceInfo,
   driver: one(el(virtioOptions)),
 });
 
 // --------------------------------------------------------------- <watchdog>
 
 /** <watchdog model action>: device info. */
-export const watchdogSpec = el(['model', 'action'], { ...deviceInfoNoBoot });
+export const watchdogSpec = el(['model', 'action'], { ...deviceInfo });

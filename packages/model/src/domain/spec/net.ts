@@ -82,7 +82,8 @@ export const netSourceSpec = el(
     reconnect: one(reconnectSpec),
     vendor: one(el(['id'])),
     product: one(el(['id'])),
-    address: one(hostdevSourceAddressSpec),
+    // keyed apart from the `address` attribute of udp/mcast/server/client sources
+    address: one(hostdevSourceAddressSpec, 'hostdevAddress'),
     origstates: one(el([], { unbind: one(flag), removeslot: one(flag), reprobe: one(flag) })),
     ip: many(netIpSpec, 'ips'),
     route: many(netRouteSpec, 'routes'),

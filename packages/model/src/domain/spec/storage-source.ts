@@ -20,8 +20,14 @@ export const encryptionSpec = el(['format', 'engine'], {
   ivgen: one(el(['name', 'hash'])),
 });
 
-/** <reservations> (virStoragePRDefFormat). */
-export const reservationsSpec = el(['managed'], { source: one(el(['type', 'path', 'mode'])) });
+/** <reconnect> (virDomainChrSourceReconnectDefFormat). */
+export const reconnectSpec = el(['enabled', 'timeout']);
+
+/**
+ * <reservations> (virStoragePRDefFormat). The schema also admits a
+ * <reconnect> in its <source>; libvirt neither parses nor writes it.
+ */
+export const reservationsSpec = el(['managed'], { source: one(el(['type', 'path', 'mode'], { reconnect: one(reconnectSpec) })) });
 
 /** <seclabel> of a device source (virSecurityDeviceLabelDefFormat). */
 export const deviceSeclabelSpec = el(['model', 'labelskip', 'relabel'], { label: one(leaf) });
@@ -31,9 +37,6 @@ export const sourceHostSpec = el(['name', 'port', 'transport', 'socket']);
 
 /** <initiator> (virStorageSourceInitiatorFormatXML). */
 export const initiatorSpec = el([], { iqn: one(el(['name'])) });
-
-/** <reconnect> (virDomainChrSourceReconnectDefFormat). */
-export const reconnectSpec = el(['enabled', 'timeout']);
 
 /** <metadata_cache> inside a <driver> or <format>. */
 export const metadataCacheSpec = el([], { max_size: one(textEl(['unit'])) });

@@ -153,10 +153,11 @@ export const filesystemSpec = el(['type', 'accessmode', 'model', 'multidevs', 'f
 // ---------------------------------------------------------------- <hostdev>
 
 /**
- * <address> inside a hostdev <source>: pci (domain bus slot function), usb
- * (bus device), scsi (type bus target unit), mdev (uuid), in union order.
+ * <address> inside a hostdev <source>: pci (domain bus slot function; the
+ * schema also admits multifunction, which libvirt does not write), usb (bus
+ * device), scsi (type bus target unit), mdev (uuid), in union order.
  */
-export const hostdevSourceAddressSpec = el(['type', 'domain', 'bus', 'slot', 'function', 'device', 'target', 'unit', 'uuid']);
+export const hostdevSourceAddressSpec = el(['type', 'domain', 'bus', 'slot', 'function', 'multifunction', 'device', 'target', 'unit', 'uuid']);
 
 /**
  * <source> of a hostdev. Attributes: usb (startupPolicy autoAddress missing

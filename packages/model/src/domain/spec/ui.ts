@@ -6,9 +6,13 @@
  *
  * Where an element's attributes depend on its type, the list is the union
  * order that keeps every type's own relative order.
+ *
+ * Device info uses the full `deviceInfo` list: none of these devices is
+ * formatted with ALLOW_BOOT/ALLOW_ROM, but libvirt parses and writes back a
+ * <master> on any device, which `deviceInfoNoBoot` does not list.
  */
 import { el, many, one } from '../../codec/spec.ts';
-import { deviceInfoNoBoot } from './common.ts';
+import { deviceInfo } from './common.ts';
 
 /** Attributes written by virDomainVirtioOptionsFormat, in its order. */
 const virtioOptions = ['iommu', 'ats', 'packed', 'page_per_vq'] as const;
@@ -22,7 +26,7 @@ const virtioOptions = ['iommu', 'ats', 'packed', 'page_per_vq'] as const;
 export const inputSpec = el(['type', 'bus', 'model'], {
   driver: one(el(virtioOptions)),
   source: one(el(['dev', 'evdev', 'grab', 'grabToggle', 'repeat'])),
-  ...deviceInfoNoBoot,
+  ...deviceInfo,
 });
 
 // --------------------------------------------------------------- <graphics>
@@ -98,7 +102,7 @@ export const videoModelSpec = el(['type', 'ram', 'vram', 'vram64', 'vgamem', 'he
 export const videoSpec = el([], {
   driver: one(el([...virtioOptions, 'vgaconf', 'name'])),
   model: one(videoModelSpec),
-  ...deviceInfoNoBoot,
+  ...deviceInfo,
 });
 
 // ------------------------------------------------------------------ <sound>
@@ -107,7 +111,7 @@ export const videoSpec = el([], {
 export const soundSpec = el(['model'], {
   codec: many(el(['type']), 'codecs'),
   audio: one(el(['id'])),
-  ...deviceInfoNoBoot,
+  ...deviceInfo,
 });
 
 // ------------------------------------------------------------------ <audio>

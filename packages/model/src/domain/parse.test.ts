@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { VirtError } from '../errors.ts';
+import { formatDeviceXML, formatDomainXML } from './format.ts';
+import { parseDevice, parseDomain, parseDomainXML } from './parse.ts';
+
+const random = (b: Uint8Array) => b.fill(0xab);
+
+function domain(devices = '', extra = '', head = "<domain type='kvm'>"): string {
+  return `${head}
+  <name>vm1</name>
+  <memory unit='MiB'>512</memory>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>${extra}
+  <devices>${devices}</devices>
+</domain>`;
+}
+
+function rejects(xml: string, code: string, message: string | RegExp, path?: string) {
+  assert.throws(
+    () => parseDomainXML(xml, { random }),
+    (e: unknown) => {
+      assert.ok(e instanceof VirtError, `a VirtError, not ${String(e)}`);
+      assert.equal(e.code, code);
+      if (typeof message === 'string') assert.equal(e.message, message);
+      else assert.match(e.message, message);
+      if (path !== undefined) assert.equal(e.path, path);
+      return true;
+    },
+  );
+}
+
+describe('parseDomainXML: libvirt parse-time defaults', () => {
+  it('fills uuid, currentMemory, vcpu and lifecycle actions', () => {
+    const def = parseDomainXML(domain(), { random });
+    assert.equal(def.uuid, 'abababab-abab-4bab-abab-abababababab');
+    assert.deepEqual(def.memory, { unit: 'KiB', text: '524288' });
+    assert.deepEqual(def.currentMemory, { unit: 'KiB', text: '524288' });
+    assert.deepEqual(def.vcpu, { text: '1', placement: 'static' });
+    assert.equal(def.onPoweroff, 'destroy');
+    assert.equal(def.onReboot, 'restart');
+    assert.equal(def.onCrash, 'destroy');
+  });
+
+  it('writes canonical XML in libvirt order with single-quoted attributes', () => {
+    const xml = formatDomainXML(parseDomainXML(domain('', '<on_crash>restart</on_crash><vcpu current="1">2</vcpu>'), { random }));
+    assert.equal(
+      xml,
+      `<domain type='kvm'>
+  <name>vm1</name>
+  <uuid>abababab-abab-4bab-abab-abababababab</uuid>
+  <memory unit='KiB'>524288</memory>
+  <currentMemory unit='KiB'>524288</currentMemory>
+  <vcpu placement='static' current='1'>2</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+  </os>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>restart</on_crash>
+  <devices/>
+</domain>
+`,
+    );
+  });
+
+  it('lowers currentMemory to memory', () => {
+    const def = parseDomainXML(domain('', "<currentMemory unit='GiB'>4</currentMemory>"), { random });
+    assert.equal(def.currentMemory?.text, '524288');
+  });
+
+  it('canonicalises the uuid and keeps the definition frozen', () => {
+    const def = parseDomainXML(domain('', '<uuid>C7A5FDBD-EDAF-9455-926A-D65C16DB1809</uuid>'));
+    assert.equal(def.uuid, 'c7a5fdbd-edaf-9455-926a-d65c16db1809');
+    assert.ok(Object.isFrozen(def) && Object.isFrozen(def.memory));
+  });
+
+  it('keeps what it does not model, in place, and warns about it', () => {
+    const { def, warnings } = parseDomain(domain('', "<frobnicate level='3'><x/></frobnicate>", "<domain type='kvm' xmlns:foo='http://example.org/foo' foo:bar='1'>"), { random });
+    const xml = formatDomainXML(def);
+    assert.match(xml, /<frobnicate level='3'>\n    <x\/>\n  <\/frobnicate>/);
+    assert.match(xml, /foo:bar='1'/);
+    assert.ok(xml.indexOf('<frobnicate') > xml.indexOf('</os>') && xml.indexOf('<frobnicate') < xml.indexOf('<on_poweroff'));
+    assert.ok(warnings.some((w) => w.path === '/domain/frobnicate'));
+    assert.ok(warnings.some((w) => w.path === '/domain/@foo:bar'));
+  });
+});
+
+describe('parseDomainXML: errors name the node at fault', () => {
+  it('requires a name', () => rejects(domain().replace('<name>vm1</name>', ''), 'NO_NAME', 'missing name information', '/domain/name'));
+  it('refuses a / in the name', () => rejects(domain().replace('vm1', 'a/b'), 'XML_ERROR', "XML error: name a/b cannot contain '/'", '/domain/name'));
+  it('refuses a malformed uuid', () => rejects(domain('', '<uuid>1234</uuid>'), 'INTERNAL_ERROR', 'internal error: malformed uuid element', '/domain/uuid'));
+  it('refuses an unknown domain type', () => rejects(domain('', '', "<domain type='bogus'>"), 'CONFIG_UNSUPPORTED', 'unsupported configuration: invalid domain type bogus', '/domain/@type'));
+  it('refuses a bad memory value', () => rejects(domain().replace('512', '1.5'), 'XML_ERROR', "XML error: Invalid value '1.5' for element or attribute './memory[1]'", '/domain/memory'));
+  it('refuses current vcpus above the maximum', () =>
+    rejects(domain('', "<vcpu current='4'>2</vcpu>"), 'CONFIG_UNSUPPORTED', 'unsupported configuration: maximum vCPU count must not be less than current vCPU count', '/domain/vcpu/@current'));
+  it('refuses an unknown lifecycle action', () => rejects(domain('', '<on_poweroff>explode</on_poweroff>'), 'CONFIG_UNSUPPORTED', 'unsupported configuration: unknown on_poweroff action: explode', '/domain/on_poweroff'));
+  it('refuses coredump on poweroff', () =>
+    rejects(domain('', '<on_poweroff>coredump-destroy</on_poweroff>'), 'CONFIG_UNSUPPORTED', "unsupported configuration: Lifecycle event 'poweroff' doesn't support 'coredump-destroy' action"));
+  it('refuses duplicate disk targets, naming the second disk', () =>
+    rejects(
+      domain(`<disk type='file' device='disk'><source file='/a.img'/><target dev='vda'/></disk><disk type='file'><source file='/b.img'/><target dev='vda'/></disk>`),
+      'XML_ERROR',
+      "XML error: target 'vda' duplicated for disk sources '/a.img' and '/b.img'",
+      '/domain/devices/disk[2]/target/@dev',
+    ));
+  it('refuses a malformed MAC', () =>
+    rejects(domain(`<interface type='user'><mac address='52:54:00:zz:00:01'/></interface>`), 'XML_ERROR', "XML error: unable to parse mac address '52:54:00:zz:00:01'", '/domain/devices/interface[1]/mac/@address'));
+  it('refuses a multicast MAC', () =>
+    rejects(domain(`<interface type='user'/><interface type='user'><mac address='01:00:5E:00:00:01'/></interface>`), 'XML_ERROR', "XML error: expected unicast mac address, found multicast '01:00:5E:00:00:01'", '/domain/devices/interface[2]/mac/@address'));
+  it('refuses a wrong root element', () => rejects('<network/>', 'XML_ERROR', "XML error: expecting root element of 'domain', not 'network'"));
+});
+
+describe('parseDomainXML: hostile input', () => {
+  it('refuses a DOCTYPE (no XXE)', () =>
+    rejects(`<?xml version="1.0"?>\n<!DOCTYPE domain [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n<domain type='kvm'><name>&xxe;</name></domain>`, 'XML_DETAIL', /DOCTYPE and entity declarations are not accepted/));
+  it('refuses entity expansion (billion laughs)', () =>
+    rejects(`<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><domain type='kvm'><name>&lol2;</name></domain>`, 'XML_DETAIL', /DOCTYPE/));
+  it('refuses an undefined entity', () => rejects(domain().replace('vm1', 'vm&nope;'), 'XML_DETAIL', "Entity 'nope' not defined", '/domain/name'));
+  it('expands the predefined entities and character references', () => {
+    assert.equal(parseDomainXML(domain().replace('vm1', 'a&amp;b&#65;&#x42;&lt;'), { random }).name, 'a&bAB<');
+  });
+  it('refuses documents over the size limit', () => {
+    rejects(domain('', `<description>${'x'.repeat(1024 * 1024)}</description>`), 'XML_DETAIL', /larger than the limit of 1048576 bytes/);
+    assert.throws(() => parseDomainXML(domain(), { maxBytes: 100 }), /larger than the limit of 100 bytes/);
+  });
+  it('refuses deep nesting without recursing', () => {
+    const deep = `<domain type='kvm'><name>x</name><metadata>${'<a>'.repeat(100_000)}${'</a>'.repeat(100_000)}</metadata></domain>`;
+    rejects(deep, 'XML_DETAIL', /nests elements deeper than the limit of 64/);
+  });
+  it('refuses invalid UTF-8', () => {
+    const bytes = Buffer.concat([Buffer.from(domain().slice(0, 40)), Buffer.from([0xc3, 0x28]), Buffer.from(domain().slice(40))]);
+    assert.throws(() => parseDomainXML(bytes), (e: VirtError) => e.code === 'XML_DETAIL' && /not valid UTF-8 \(first bad byte at offset 40\)/.test(e.message));
+    assert.throws(() => parseDomainXML(domain().replace('vm1', 'vm\ud800')), /not valid UTF-8/);
+  });
+  it('reports malformed XML with line and a pointer', () => {
+    assert.throws(
+      () => parseDomainXML("<domain type='kvm'>\n  <name>x</nam>\n</domain>"),
+      (e: VirtError) => e.code === 'XML_DETAIL' && e.message.startsWith('(domain_definition):2: ') && e.message.includes('\n  <name>x</nam>\n') && e.path === '/ (line 2, column 10)',
+    );
+  });
+  it('refuses an empty document', () => rejects('', 'XML_DETAIL', '(domain_definition):1: Document is empty'));
+});
+
+describe('parseDevice: one device, as attach-device', () => {
+  it('parses and formats a device in canonical order', () => {
+    const { def } = parseDevice(`<interface type='network'><model type='virtio'/><source network='default'/><mac address='52:54:00:AA:BB:CC'/></interface>`);
+    assert.equal(def.kind, 'interface');
+    assert.equal(formatDeviceXML(def), `<interface type='network'>\n  <mac address='52:54:00:aa:bb:cc'/>\n  <source network='default'/>\n  <model type='virtio'/>\n</interface>\n`);
+  });
+  it('names the device in its error paths', () => {
+    assert.throws(() => parseDevice(`<interface type='user'><mac address='nope'/></interface>`), (e: VirtError) => e.path === '/interface/mac/@address');
+  });
+  it('refuses an unknown device', () => {
+    assert.throws(() => parseDevice('<toaster/>'), (e: VirtError) => e.code === 'XML_ERROR' && e.path === '/toaster');
+  });
+});
