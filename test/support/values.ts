@@ -31,8 +31,11 @@ function normal(key: string, v: string): string {
   return v.trim();
 }
 
-/** Keys that libvirt rewrites by design (memory units, sizes): checked by unit tests instead. */
-const SCALED = /\/(memory|currentMemory|maxMemory|hard_limit|soft_limit|swap_hard_limit|min_guarantee)(\/@unit)?$|\/@unit$|\/cell\/@memory$|\/page\/@size$|\/vcpu\/@current$|\/@cpuset$/;
+/**
+ * Keys that libvirt rewrites by design: memory units and sizes (checked by unit
+ * tests instead), the live-only domain id (ignored when defining).
+ */
+const SCALED = /^\/domain\/@id$|\/(memory|currentMemory|maxMemory|hard_limit|soft_limit|swap_hard_limit|min_guarantee)(\/@unit)?$|\/@unit$|\/cell\/@memory$|\/page\/@size$|\/vcpu\/@current$|\/@cpuset$/;
 
 export function lostValues(input: XmlElement, outputXml: string): string[] {
   const a: Values = new Map();

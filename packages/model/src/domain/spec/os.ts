@@ -12,7 +12,10 @@ import { diskSourceSpec } from './storage-source.ts';
 /** <type arch machine>hvm</type>. */
 export const osTypeSpec = textEl(['arch', 'machine']);
 
-/** <firmware><feature enabled name/>…</firmware> (enrolled-keys, secure-boot). */
+/**
+ * <firmware><feature enabled name/>…</firmware> (enrolled-keys, secure-boot).
+ * Decoded under `firmwareFeatures`, since `firmware` is the <os> attribute.
+ */
 export const osFirmwareSpec = el([], {
   feature: many(el(['enabled', 'name']), 'features'),
 });
