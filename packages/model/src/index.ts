@@ -6,3 +6,4 @@ export type { Warning } from './codec/codec.ts';
 export { parseDomain, parseDomainXML, parseDevice, parseDeviceXML, DEVICE_KINDS, type ParseOptions, type Parsed } from './domain/parse.ts';
 export { formatDomainXML, formatDeviceXML } from './domain/format.ts';
 export type * from './domain/types.ts';
+export * from './caps/index.ts';
