@@ -7,3 +7,5 @@ export { parseDomain, parseDomainXML, parseDevice, parseDeviceXML, DEVICE_KINDS,
 export { formatDomainXML, formatDeviceXML } from './domain/format.ts';
 export type * from './domain/types.ts';
 export * from './caps/index.ts';
+export * from './postparse/index.ts';
+export { defaultRegistry, testDriver } from './drivers/index.ts';

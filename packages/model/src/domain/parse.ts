@@ -18,6 +18,23 @@ export interface ParseOptions extends ReadOptions {
   readonly random?: (bytes: Uint8Array) => Uint8Array;
   /** Parse as libvirt's inactive (persistent) definition. Default true. */
   readonly inactive?: boolean;
+  /** Arch when <os><type arch> is absent (the driver's defArch or the host's). Default x86_64. */
+  readonly defArch?: string;
+  /** Prefix of generated MAC addresses. Default 52:54:00, as libvirt's. */
+  readonly macPrefix?: readonly [number, number, number];
+  /** The driver's parse-time defaults, looked up by the domain type once it is read. */
+  readonly driverDefaults?: (domainType: string | undefined) => { defArch?: string; macPrefix?: readonly [number, number, number] } | undefined;
+}
+
+function parseContext(opts: ParseOptions, warnings: Warning[], deviceOnly = false): ParseContext {
+  return {
+    random: opts.random ?? defaultRandom,
+    inactive: opts.inactive ?? true,
+    warnings,
+    deviceOnly,
+    defArch: opts.defArch ?? 'x86_64',
+    macPrefix: opts.macPrefix ?? [0x52, 0x54, 0x00],
+  };
 }
 
 export interface Parsed<T> {
@@ -31,7 +48,7 @@ export function parseDomain(xml: string | Uint8Array, opts: ParseOptions = {}): 
   if (root.name !== 'domain') throw new VirtError('XML_ERROR', `expecting root element of 'domain', not '${root.name}'`, `/${root.name}`);
   const warnings: Warning[] = [];
   const draft = decode(root, domainSpec, '/domain', warnings) as DomainDraft;
-  const ctx: ParseContext = { random: opts.random ?? defaultRandom, inactive: opts.inactive ?? true, warnings };
+  const ctx = parseContext({ ...opts, ...opts.driverDefaults?.(draft.type) }, warnings);
   applyParseRules(draft, ctx);
   return { def: freeze(draft, true) as DomainDef, warnings };
 }
@@ -63,7 +80,7 @@ function decodeDevice(root: XmlElement, opts: ParseOptions): Parsed<DeviceDef> {
   // Run the device through the same parse-time rules as inside a domain.
   const key = child.key ?? kind;
   const holder = { devices: { [key]: child.many ? [def] : def } } as unknown as DomainDraft;
-  const ctx: ParseContext = { random: opts.random ?? defaultRandom, inactive: opts.inactive ?? true, warnings, deviceOnly: true };
+  const ctx = parseContext(opts, warnings, true);
   applyParseRules(holder, ctx);
   const devs = holder.devices as Record<string, unknown>;
   const out = child.many ? (devs[key] as unknown[])[0] : devs[key];

@@ -5,7 +5,7 @@
  * whatever else a device's spec holds.
  */
 import { VirtError } from '../../errors.ts';
-import { formatMac, isMulticast, parseMac } from '../../util/mac.ts';
+import { formatMac, generateMac, isMulticast, parseMac } from '../../util/mac.ts';
 import type { DomainDraft } from '../types.ts';
 import type { ParseRule } from './index.ts';
 
@@ -61,7 +61,11 @@ export const duplicateDiskTargets: ParseRule = (def, ctx) => {
 export const macAddresses: ParseRule = (def, ctx) => {
   list<NetLike>(def, 'interfaces').forEach((net, i) => {
     const mac = net.mac?.address;
-    if (mac === undefined) return;
+    if (mac === undefined) {
+      // libvirt generates the address at parse time with the driver's prefix.
+      net.mac = { ...(net.mac ?? {}), address: generateMac(ctx.macPrefix, ctx.random) };
+      return;
+    }
     const path = ctx.deviceOnly ? '/interface/mac/@address' : `/domain/devices/interface[${i + 1}]/mac/@address`;
     const bytes = parseMac(mac);
     if (!bytes) throw new VirtError('XML_ERROR', `unable to parse mac address '${mac}'`, path);

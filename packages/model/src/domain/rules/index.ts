@@ -9,6 +9,8 @@ import { domainType, genid, name, osType, titleAndDescription, uuid } from './id
 import { lifecycle } from './lifecycle.ts';
 import { currentMemory, memorySizes } from './memory.ts';
 import { vcpu } from './vcpu.ts';
+import { graphicsDefaults, spiceListenNone } from './graphics.ts';
+import { onePrimaryVideo, primaryVideo, primaryVideoFirst, videoDefaults, videoValidate } from './video.ts';
 
 export interface ParseContext {
   readonly random: (bytes: Uint8Array) => Uint8Array;
@@ -16,16 +18,20 @@ export interface ParseContext {
   readonly warnings: Warning[];
   /** A single device parsed alone (attach-device): domain-level rules are skipped. */
   readonly deviceOnly?: boolean;
+  /** Arch when <os><type arch> is absent: the driver's defArch, else the host's. */
+  readonly defArch: string;
+  /** Prefix of generated MAC addresses (the driver's; libvirt's default 52:54:00). */
+  readonly macPrefix: readonly [number, number, number];
 }
 
 export type ParseRule = (def: DomainDraft, ctx: ParseContext) => void;
 
 /** Rules about the whole domain, in libvirt's order. */
-const domainRules: ParseRule[] = [domainType, name, uuid, genid, titleAndDescription, osType, memorySizes, vcpu, lifecycle];
+const domainRules: ParseRule[] = [domainType, name, uuid, genid, titleAndDescription, osType, memorySizes, vcpu, lifecycle, primaryVideoFirst];
 /** Rules about devices; they also run for a device parsed alone. */
-const deviceRules: ParseRule[] = [diskDefaults, macAddresses];
+const deviceRules: ParseRule[] = [diskDefaults, macAddresses, graphicsDefaults, videoDefaults, videoValidate];
 /** Whole-domain checks that need every device parsed. */
-const finalRules: ParseRule[] = [currentMemory, duplicateDiskTargets];
+const finalRules: ParseRule[] = [currentMemory, duplicateDiskTargets, spiceListenNone, primaryVideo, onePrimaryVideo];
 
 export function applyParseRules(def: DomainDraft, ctx: ParseContext): void {
   if (!ctx.deviceOnly) for (const rule of domainRules) rule(def, ctx);

@@ -1,0 +1,116 @@
+/**
+ * Drivers are written as lists of small named rules. Composing them here
+ * gives the pure callbacks of DriverConf and records provenance for free:
+ * each rule runs in its own immer `produceWithPatches`, and every patch it
+ * makes becomes `{path, value, driver, rule, why}`.
+ */
+import { enablePatches, produceWithPatches, type Draft, type Patch } from 'immer';
+import type { AnySpec } from '../codec/spec.ts';
+import { devicesSpec } from '../domain/spec/devices.ts';
+import { domainSpec } from '../domain/spec/domain.ts';
+import type { DeviceDef, DeviceKind, DomainDef } from '../domain/types.ts';
+import { leaves, xmlPath, type DataPath } from './paths.ts';
+import type { Ctx } from './types.ts';
+
+enablePatches();
+
+export interface DomainRule<Data = unknown> {
+  readonly name: string;
+  readonly why: string;
+  apply(def: Draft<DomainDef>, ctx: Ctx<Data>): void;
+}
+
+type DeviceOf<K extends DeviceKind> = Extract<DeviceDef, { kind: K }>['def'];
+
+export interface DeviceRule<Data = unknown, K extends DeviceKind = DeviceKind> {
+  readonly name: string;
+  readonly why: string;
+  /** Device kinds the rule applies to. */
+  readonly kinds: readonly K[];
+  apply(dev: Draft<DeviceOf<K>>, def: DomainDef, ctx: Ctx<Data>, kind: K): void;
+}
+
+export function domainRule<Data = unknown>(name: string, why: string, apply: DomainRule<Data>['apply']): DomainRule<Data> {
+  return { name, why, apply };
+}
+
+export function deviceRule<Data, K extends DeviceKind>(kinds: readonly K[], name: string, why: string, apply: DeviceRule<Data, K>['apply']): DeviceRule<Data, K> {
+  return { name, why, kinds, apply };
+}
+
+/** Recording sink the runner installs on the context (not part of a driver's view). */
+export interface Recorder {
+  record(patches: readonly Patch[], spec: AnySpec, prefix: string, rule: string, why: string): void;
+}
+
+export function recorderOf(ctx: Ctx<unknown>): Recorder | undefined {
+  return (ctx as { recorder?: Recorder }).recorder;
+}
+
+export function makeRecorder(driverOf: () => string, sink: (p: { path: string; value: string | null; driver: string; rule: string; why: string }) => void): Recorder {
+  return {
+    record(patches, spec, prefix, rule, why) {
+      const driver = driverOf();
+      for (const p of patches) {
+        if (p.op === 'remove') {
+          sink({ path: xmlPath(spec, prefix, p.path as DataPath), value: null, driver, rule, why });
+          continue;
+        }
+        for (const [keys, value] of leaves(p.value, p.path as DataPath)) sink({ path: xmlPath(spec, prefix, keys), value, driver, rule, why });
+      }
+    },
+  };
+}
+
+/** A pure domain callback from rules, run in order, each recorded. */
+export function domainRules<Data>(rules: ReadonlyArray<DomainRule<Data>>): (def: DomainDef, ctx: Ctx<Data>) => DomainDef {
+  return (def, ctx) => {
+    const rec = recorderOf(ctx as Ctx<unknown>);
+    for (const rule of rules) {
+      const [next, patches] = produceWithPatches(def, (d) => rule.apply(d, ctx));
+      if (patches.length) rec?.record(patches, domainSpec, '/domain', rule.name, rule.why);
+      def = next;
+    }
+    return def;
+  };
+}
+
+const deviceSpecs = devicesSpec.children as Record<string, { spec: AnySpec }>;
+
+/** A pure device callback from rules: the rules whose kinds match run in order, each recorded. */
+export function deviceRules<Data>(rules: ReadonlyArray<DeviceRule<Data, any>>): (dev: DeviceDef, def: DomainDef, ctx: Ctx<Data>) => DeviceDef {
+  return (dev, def, ctx) => {
+    const rec = recorderOf(ctx as Ctx<unknown>);
+    let current = dev.def as DeviceOf<DeviceKind>;
+    for (const rule of rules) {
+      if (!rule.kinds.includes(dev.kind)) continue;
+      const [next, patches] = produceWithPatches(current, (d) => rule.apply(d, def, ctx, dev.kind));
+      if (patches.length) rec?.record(patches, deviceSpecs[dev.kind]!.spec, ctx.devicePath ?? `/${dev.kind}`, rule.name, rule.why);
+      current = next;
+    }
+    return current === dev.def ? dev : ({ kind: dev.kind, def: current } as DeviceDef);
+  };
+}
+
+export interface Validator<Data = unknown> {
+  readonly name: string;
+  check(def: DomainDef, ctx: Ctx<Data>): void;
+}
+
+export interface DeviceValidator<Data = unknown, K extends DeviceKind = DeviceKind> {
+  readonly name: string;
+  readonly kinds: readonly K[];
+  check(dev: DeviceOf<K>, def: DomainDef, ctx: Ctx<Data>, kind: K): void;
+}
+
+export function domainValidators<Data>(checks: ReadonlyArray<Validator<Data>>): (def: DomainDef, ctx: Ctx<Data>) => void {
+  return (def, ctx) => {
+    for (const c of checks) c.check(def, ctx);
+  };
+}
+
+export function deviceValidators<Data>(checks: ReadonlyArray<DeviceValidator<Data, any>>): (dev: DeviceDef, def: DomainDef, ctx: Ctx<Data>) => void {
+  return (dev, def, ctx) => {
+    for (const c of checks) if (c.kinds.includes(dev.kind)) c.check(dev.def, def, ctx, dev.kind);
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * The post-parse runner, in libvirt's order:
+ *   parse → driver basic → driver data → generic early → driver domain →
+ *   generic after-domain → for each device (driver device, generic device,
+ *   feature checks) → generic common → driver addresses → feature checks →
+ *   validation (driver domain, per device generic then driver, generic domain)
+ *   → operator policy stages.
+ * A single device parsed against a domain runs the device steps and the
+ * device validation only. An error anywhere fails the whole parse: nothing
+ * half-enriched is ever returned.
+ */
+import { freeze } from 'immer';
+import type { Capabilities } from '../caps/types.ts';
+import type { Warning } from '../codec/codec.ts';
+import { parseDevice, parseDomain } from '../domain/parse.ts';
+import type { DeviceDef, DomainDef } from '../domain/types.ts';
+import type { ReadOptions } from '../xml/read.ts';
+import { listDevices, getDevice, setDevice, deviceKey } from './devices.ts';
+import { checkDeviceFeatures, checkDomainFeatures } from './features.ts';
+import { genericAfterDomain, genericCommon, genericDevice, genericDeviceValidate, genericDomainValidate, genericEarly } from './generic/index.ts';
+import type { DriverRegistry } from './registry.ts';
+import { deviceRules, deviceValidators, domainRules, domainValidators, makeRecorder, type Recorder } from './rules.ts';
+import type { Ctx, DriverConf, ParseFlags, PolicyStage, Provenance } from './types.ts';
+
+export interface PostParseOptions {
+  readonly caps: Capabilities;
+  /** The driver to use; else the registry picks it by domain type. */
+  readonly driver?: DriverConf<any>;
+  readonly registry?: DriverRegistry;
+  readonly flags?: Partial<ParseFlags>;
+  readonly random?: (bytes: Uint8Array) => Uint8Array;
+  /** Extra stages for this call, after the registry's. */
+  readonly stages?: readonly PolicyStage[];
+  readonly read?: ReadOptions;
+}
+
+export interface PostParseResult<T> {
+  readonly def: T;
+  readonly provenance: readonly Provenance[];
+  readonly warnings: readonly Warning[];
+  readonly driver: string;
+}
+
+const DEFAULT_FLAGS: ParseFlags = { inactive: true, abiUpdate: true, skipValidate: false };
+
+const runGenericEarly = domainRules(genericEarly);
+const runGenericAfterDomain = domainRules(genericAfterDomain);
+const runGenericDevice = deviceRules(genericDevice);
+const runGenericCommon = domainRules(genericCommon);
+const runGenericDeviceValidate = deviceValidators(genericDeviceValidate);
+const runGenericDomainValidate = domainValidators(genericDomainValidate);
+
+function defaultRandom(bytes: Uint8Array): Uint8Array {
+  return globalThis.crypto.getRandomValues(bytes);
+}
+
+interface Session {
+  ctx: Ctx<any> & { recorder: Recorder; devicePath?: string };
+  provenance: Provenance[];
+  setActor(name: string): void;
+}
+
+function session(driver: DriverConf<any>, opts: PostParseOptions): Session {
+  const provenance: Provenance[] = [];
+  let actor = 'generic';
+  const recorder = makeRecorder(() => actor, (p) => provenance.push(p));
+  const ctx = {
+    caps: opts.caps,
+    data: undefined as unknown,
+    flags: { ...DEFAULT_FLAGS, ...opts.flags },
+    driver,
+    random: opts.random ?? defaultRandom,
+    recorder,
+    devicePath: undefined as string | undefined,
+    filled(path: string, value: string | null, why: string, rule = 'manual') {
+      provenance.push({ path, value, driver: actor, rule, why });
+    },
+  };
+  return { ctx, provenance, setActor: (n) => (actor = n) };
+}
+
+function pickDriver(def: { type?: string }, opts: PostParseOptions): DriverConf<any> {
+  if (opts.driver) return opts.driver;
+  if (!opts.registry) throw new Error('postParse needs a driver or a registry');
+  return opts.registry.forType(def.type);
+}
+
+/** Parses a domain XML and runs the full post-parse for its driver. */
+export function defineDomain(xml: string | Uint8Array, opts: PostParseOptions): PostParseResult<DomainDef> {
+  const parsed = parseDomain(xml, {
+    ...opts.read,
+    ...(opts.random ? { random: opts.random } : {}),
+    driverDefaults: (type) => {
+      const d = opts.driver ?? (type !== undefined && opts.registry?.has(type) ? opts.registry.forType(type) : undefined);
+      return { defArch: d?.defArch ?? opts.caps.host.arch, ...(d?.macPrefix ? { macPrefix: d.macPrefix } : {}) };
+    },
+  });
+  const result = postParseDomain(parsed.def, opts);
+  return { ...result, warnings: [...parsed.warnings, ...result.warnings] };
+}
+
+/** Runs driver and generic post-parse and validation on a parsed definition. */
+export function postParseDomain(parsed: DomainDef, opts: PostParseOptions): PostParseResult<DomainDef> {
+  const driver = pickDriver(parsed, opts);
+  const s = session(driver, opts);
+  const { ctx } = s;
+  const as = <T>(name: string, f: () => T): T => {
+    s.setActor(name);
+    return f();
+  };
+  let def = parsed;
+  if (driver.domainPostParseBasic) def = as(driver.name, () => driver.domainPostParseBasic!(def, ctx));
+  (ctx as { data: unknown }).data = driver.createData ? driver.createData(opts.caps, def) : undefined;
+  def = as('generic', () => runGenericEarly(def, ctx));
+  if (driver.domainPostParse) def = as(driver.name, () => driver.domainPostParse!(def, ctx));
+  def = as('generic', () => runGenericAfterDomain(def, ctx));
+  for (const ref of listDevices(def)) {
+    ctx.devicePath = ref.path;
+    let dev = getDevice(def, ref)!;
+    if (driver.devicePostParse) dev = as(driver.name, () => driver.devicePostParse!(dev, def, ctx));
+    dev = as('generic', () => runGenericDevice(dev, def, ctx));
+    checkDeviceFeatures(dev, driver, ref.path);
+    if (dev.def !== getDevice(def, ref)!.def) def = setDevice(def, ref, dev);
+  }
+  ctx.devicePath = undefined;
+  def = as('generic', () => runGenericCommon(def, ctx));
+  if (driver.assignAddresses) def = as(driver.name, () => driver.assignAddresses!(def, ctx));
+  def = checkDomainFeatures(def, driver);
+  if (!ctx.flags.skipValidate) validateDomain(def, driver, ctx);
+  if (driver.define) def = as(driver.name, () => driver.define!(def, ctx));
+  for (const stage of [...(opts.registry?.stages ?? []), ...(opts.stages ?? [])]) {
+    def = as(stage.name, () => runStage(stage, def, ctx));
+  }
+  return { def: freeze(def, true), provenance: s.provenance, warnings: [], driver: driver.name };
+}
+
+function validateDomain(def: DomainDef, driver: DriverConf<any>, ctx: Session['ctx']): void {
+  driver.domainValidate?.(def, ctx);
+  for (const ref of listDevices(def)) {
+    ctx.devicePath = ref.path;
+    const dev = getDevice(def, ref)!;
+    runGenericDeviceValidate(dev, def, ctx);
+    driver.deviceValidate?.(dev, def, ctx);
+  }
+  ctx.devicePath = undefined;
+  runGenericDomainValidate(def, ctx);
+}
+
+function runStage(stage: PolicyStage, def: DomainDef, ctx: Session['ctx']): DomainDef {
+  if (stage.domain) def = stage.domain(def, ctx) ?? def;
+  if (stage.device) {
+    for (const ref of listDevices(def)) {
+      ctx.devicePath = ref.path;
+      const dev = getDevice(def, ref)!;
+      const next = stage.device(dev, def, ctx);
+      if (next && next.def !== dev.def) def = setDevice(def, ref, next);
+    }
+    ctx.devicePath = undefined;
+  }
+  return def;
+}
+
+/**
+ * One device parsed in the context of a domain (attach-device): the driver's
+ * and the generic device steps, the feature checks and the device
+ * validation; none of the domain-level steps.
+ */
+export function defineDevice(xml: string | Uint8Array, domain: DomainDef, opts: PostParseOptions): PostParseResult<DeviceDef> {
+  const parsed = parseDevice(xml, { ...opts.read, ...(opts.random ? { random: opts.random } : {}) });
+  const driver = pickDriver(domain, opts);
+  const s = session(driver, opts);
+  const { ctx } = s;
+  const { many } = deviceKey(parsed.def.kind);
+  // The device's path is the one it will have once attached: after the existing ones.
+  const existing = (domain.devices as Record<string, unknown> | undefined)?.[deviceKey(parsed.def.kind).key];
+  const position = many ? ((existing as unknown[] | undefined)?.length ?? 0) + 1 : undefined;
+  ctx.devicePath = `/domain/devices/${parsed.def.kind}${position ? `[${position}]` : ''}`;
+  (ctx as { data: unknown }).data = driver.createData ? driver.createData(opts.caps, domain) : undefined;
+  let dev = parsed.def;
+  s.setActor(driver.name);
+  if (driver.devicePostParse) dev = driver.devicePostParse(dev, domain, ctx);
+  s.setActor('generic');
+  dev = runGenericDevice(dev, domain, ctx);
+  checkDeviceFeatures(dev, driver, ctx.devicePath);
+  if (!ctx.flags.skipValidate) {
+    runGenericDeviceValidate(dev, domain, ctx);
+    driver.deviceValidate?.(dev, domain, ctx);
+  }
+  for (const stage of [...(opts.registry?.stages ?? []), ...(opts.stages ?? [])]) {
+    if (!stage.device) continue;
+    s.setActor(stage.name);
+    dev = stage.device(dev, domain, ctx) ?? dev;
+  }
+  return { def: freeze(dev, true), provenance: s.provenance, warnings: parsed.warnings, driver: driver.name };
+}
