@@ -8,4 +8,4 @@ export { formatDomainXML, formatDeviceXML } from './domain/format.ts';
 export type * from './domain/types.ts';
 export * from './caps/index.ts';
 export * from './postparse/index.ts';
-export { defaultRegistry, testDriver } from './drivers/index.ts';
+export { defaultRegistry, qemuDriver, testDriver } from './drivers/index.ts';

@@ -10,7 +10,10 @@ import { lifecycle } from './lifecycle.ts';
 import { currentMemory, memorySizes } from './memory.ts';
 import { vcpu } from './vcpu.ts';
 import { graphicsDefaults, spiceListenNone } from './graphics.ts';
+import { bootOrder, clockOffset, defaultArch, osBootDevices } from './defaults.ts';
+import { chardevs, consoleCompat, otherChardevSources } from './chardev.ts';
 import { onePrimaryVideo, primaryVideo, primaryVideoFirst, videoDefaults, videoValidate } from './video.ts';
+import { deviceParseChecks } from './device-parse.ts';
 
 export interface ParseContext {
   readonly random: (bytes: Uint8Array) => Uint8Array;
@@ -27,11 +30,11 @@ export interface ParseContext {
 export type ParseRule = (def: DomainDraft, ctx: ParseContext) => void;
 
 /** Rules about the whole domain, in libvirt's order. */
-const domainRules: ParseRule[] = [domainType, name, uuid, genid, titleAndDescription, osType, memorySizes, vcpu, lifecycle, primaryVideoFirst];
+const domainRules: ParseRule[] = [domainType, name, uuid, genid, titleAndDescription, osType, memorySizes, vcpu, lifecycle, primaryVideoFirst, defaultArch, clockOffset, osBootDevices];
 /** Rules about devices; they also run for a device parsed alone. */
-const deviceRules: ParseRule[] = [diskDefaults, macAddresses, graphicsDefaults, videoDefaults, videoValidate];
+const deviceRules: ParseRule[] = [diskDefaults, macAddresses, graphicsDefaults, videoDefaults, videoValidate, chardevs, otherChardevSources, deviceParseChecks];
 /** Whole-domain checks that need every device parsed. */
-const finalRules: ParseRule[] = [currentMemory, duplicateDiskTargets, spiceListenNone, primaryVideo, onePrimaryVideo];
+const finalRules: ParseRule[] = [currentMemory, duplicateDiskTargets, spiceListenNone, primaryVideo, onePrimaryVideo, consoleCompat, bootOrder];
 
 export function applyParseRules(def: DomainDraft, ctx: ParseContext): void {
   if (!ctx.deviceOnly) for (const rule of domainRules) rule(def, ctx);

@@ -1,0 +1,243 @@
+/**
+ * Device checks libvirt's parser makes while reading <devices>
+ * (virDomainDefParseXML and the per-device virDomain*DefParseXML of
+ * domain_conf.c), in its device order: what is read as a number or an enum,
+ * what may appear once, the USB-disabled sanity, and each device's info.
+ */
+import { VirtError } from '../../errors.ts';
+import type { DomainDraft } from '../types.ts';
+import { checkDeviceInfo, checkPCIAddress, type DeviceInfoLike } from './device-info.ts';
+import type { ParseContext, ParseRule } from './index.ts';
+import { attrPath, devicePath, extraChildren, propEnum, propInt, propOnOff, propUInt, propYesNo, toInt } from './xmlprop.ts';
+
+type Devices = NonNullable<DomainDraft['devices']>;
+type Item<K extends keyof Devices> = NonNullable<Devices[K]> extends ReadonlyArray<infer T> ? T : NonNullable<Devices[K]>;
+
+export const CONTROLLER_TYPES = ['ide', 'fdc', 'scsi', 'sata', 'virtio-serial', 'ccid', 'usb', 'pci', 'xenbus', 'isa'] as const;
+const VIRTIO_NET_MODELS = ['virtio', 'virtio-transitional', 'virtio-non-transitional'];
+const USB2_COMPANIONS = ['ich9-uhci1', 'ich9-uhci2', 'ich9-uhci3'];
+
+/** Whether an <interface> model is one of the virtio-net models (matched as libvirt does, ignoring case). */
+export function isVirtioNet(net: Item<'interfaces'>): boolean {
+  const m = net.model?.type?.toLowerCase();
+  return m !== undefined && VIRTIO_NET_MODELS.includes(m);
+}
+
+/** A `model='none'` USB controller: the domain has USB disabled. */
+export function usbDisabled(def: DomainDraft): boolean {
+  return (def.devices?.controllers ?? []).some((c) => c.type === 'usb' && c.model === 'none');
+}
+
+/** The bus an <input> gets at parse time when none is written (virDomainInputDefParseXML). */
+export function inputBus(input: Item<'inputs'>, def: DomainDraft): string | undefined {
+  if (input.bus !== undefined) return input.bus;
+  const os = def.os?.type?.text;
+  const arch = def.os?.type?.arch;
+  if (os === 'hvm') {
+    if ((input.type === 'mouse' || input.type === 'keyboard') && (arch === undefined || arch === 'i686' || arch === 'x86_64')) return 'ps2';
+    if (arch === 's390' || arch === 's390x' || input.type === 'passthrough') return 'virtio';
+    if (input.type === 'evdev') return 'none';
+    return 'usb';
+  }
+  if (os === 'xen' || os === 'xenpvh') return 'xen';
+  if (def.type === 'vz' || def.type === 'parallels') return 'parallels';
+  return 'ps2';
+}
+
+// ------------------------------------------------------------------ per device
+
+function checkDisk(disk: Item<'disks'>, at: string): void {
+  // libvirt reads a disk without <source> as a file disk with no media.
+  if (!disk.source) disk.type = 'file';
+  if (disk.auth && disk.source?.auth) throw new VirtError('CONFIG_UNSUPPORTED', 'an <auth> definition already found for disk source', `${at}/auth`);
+  if (disk.encryption && disk.source?.encryption) {
+    throw new VirtError('CONFIG_UNSUPPORTED', 'an <encryption> definition already found for disk source', `${at}/encryption`);
+  }
+  checkDeviceInfo(disk as DeviceInfoLike, at, { boot: true });
+}
+
+function checkController(c: Item<'controllers'>, at: string): void {
+  propEnum(c.type, 'type', 'controller', at, CONTROLLER_TYPES);
+  propInt(c.index, 'index', 'controller', at, { nonnegative: true });
+  if (c.driver) {
+    const d = `${at}/driver`;
+    propUInt(c.driver.queues, 'queues', 'driver', d);
+    propUInt(c.driver.cmdPerLun, 'cmd_per_lun', 'driver', d);
+    propUInt(c.driver.maxSectors, 'max_sectors', 'driver', d);
+    propOnOff(c.driver.ioeventfd, 'ioeventfd', 'driver', d);
+    propUInt(c.driver.iothread, 'iothread', 'driver', d);
+  }
+  if (extraChildren(c, 'model') > 0) throw new VirtError('XML_ERROR', 'Multiple <model> elements in controller definition not allowed', `${at}/model[2]`);
+  if (extraChildren(c, 'target') > 0) throw new VirtError('XML_ERROR', 'Multiple <target> elements in controller definition not allowed', `${at}/target[2]`);
+  const t = c.target;
+  if (t && c.type === 'pci') {
+    const tp = `${at}/target`;
+    for (const [k, v] of [['chassisNr', t.chassisNr], ['chassis', t.chassis], ['port', t.port], ['busNr', t.busNr]] as const) propInt(v, k, 'target', tp, { base: 0, nonnegative: true });
+    propOnOff(t.hotplug, 'hotplug', 'target', tp);
+    propInt(t.index, 'index', 'target', tp, { base: 0, nonnegative: true });
+  }
+  if (t?.node !== undefined) {
+    const n = toInt(t.node, 10);
+    if (n === undefined || n < 0) throw new VirtError('XML_ERROR', 'invalid NUMA node in target', `${at}/target/node`);
+  }
+  // libvirt ignores the info of a USB controller that disables USB.
+  if (!(c.type === 'usb' && c.model === 'none')) checkDeviceInfo(c as DeviceInfoLike, at);
+  propInt(c.ports, 'ports', 'controller', at, { nonnegative: true });
+  if (c.type === 'virtio-serial') propInt(c.vectors, 'vectors', 'controller', at, { nonnegative: true });
+}
+
+/** virDomainDefControllersParse: `model='none'` must be the only USB controller, and someone must be the master. */
+function checkUsbControllers(list: Item<'controllers'>[], ctx: ParseContext): void {
+  let none = false;
+  let other = false;
+  let master = false;
+  list.forEach((c, i) => {
+    if (c.type !== 'usb') return;
+    if (none || (c.model === 'none' && other)) {
+      throw new VirtError('XML_DETAIL', "Can't add another USB controller: USB is disabled for this domain", devicePath(ctx, 'controller', i));
+    }
+    if (c.model === 'none') none = true;
+    else other = true;
+    if (!c.master && !USB2_COMPANIONS.includes(c.model ?? '')) master = true;
+  });
+  if (other && !master) throw new VirtError('XML_DETAIL', 'No master USB controller specified', '/domain/devices');
+}
+
+function checkInterface(net: Item<'interfaces'>, at: string): void {
+  const d = net.driver;
+  if (d && net.type !== 'hostdev' && isVirtioNet(net)) {
+    const dp = `${at}/driver`;
+    propEnum(d.name, 'name', 'driver', dp, ['default', 'qemu', 'vhost'], { nonzero: true });
+    propEnum(d.txmode, 'txmode', 'driver', dp, ['default', 'iothread', 'timer'], { nonzero: true });
+    propOnOff(d.ioeventfd, 'ioeventfd', 'driver', dp);
+    propOnOff(d.eventIdx, 'event_idx', 'driver', dp);
+    propUInt(d.queues, 'queues', 'driver', dp);
+    propUInt(d.rxQueueSize, 'rx_queue_size', 'driver', dp);
+    propUInt(d.txQueueSize, 'tx_queue_size', 'driver', dp);
+    propOnOff(d.rss, 'rss', 'driver', dp);
+    propOnOff(d.rssHashReport, 'rss_hash_report', 'driver', dp);
+  }
+  const backend = net.backend?.type;
+  // Debian's libvirt 9.0.0 (Disable-passt-support.patch) rejects 'passt',
+  // leaving no accepted value: 'default' is the enum's zero.
+  if (backend !== undefined) {
+    throw new VirtError('XML_ERROR', `Invalid value for attribute 'type' in element 'backend': '${backend}'.`, attrPath(`${at}/backend`, 'type'));
+  }
+  checkDeviceInfo(net as DeviceInfoLike, at, { boot: true, rom: true });
+}
+
+function checkHostdev(h: Item<'hostdevs'>, at: string): void {
+  const mode = h.mode ?? 'subsystem';
+  if (mode !== 'subsystem' && mode !== 'capabilities') throw new VirtError('CONFIG_UNSUPPORTED', `unknown hostdev mode '${mode}'`, attrPath(at, 'mode'));
+  if (mode === 'subsystem') {
+    const type = h.type;
+    if (type === undefined) throw new VirtError('XML_ERROR', 'missing source address type', attrPath(at, 'type'));
+    if (!['usb', 'pci', 'scsi', 'scsi_host', 'mdev'].includes(type)) {
+      throw new VirtError('CONFIG_UNSUPPORTED', `unknown host device source address type '${type}'`, attrPath(at, 'type'));
+    }
+    const src = h.source;
+    if (!src) throw new VirtError('XML_ERROR', 'Missing <source> element in hostdev device', `${at}/source`);
+    if (type !== 'usb' && src.startupPolicy !== undefined) {
+      throw new VirtError('CONFIG_UNSUPPORTED', 'Setting startupPolicy is only allowed for USB devices', attrPath(`${at}/source`, 'startupPolicy'));
+    }
+    if (propEnum(h.sgio, 'sgio', 'hostdev', at, ['default', 'filtered', 'unfiltered'], { nonzero: true }) !== undefined && type !== 'scsi') {
+      throw new VirtError('XML_ERROR', 'sgio is only supported for scsi host device', attrPath(at, 'sgio'));
+    }
+    if (propYesNo(h.rawio, 'rawio', 'hostdev', at) !== undefined && type !== 'scsi') {
+      throw new VirtError('XML_ERROR', 'rawio is only supported for scsi host device', attrPath(at, 'rawio'));
+    }
+    if (type !== 'mdev' && type !== 'scsi_host' && h.model !== undefined) {
+      throw new VirtError('XML_ERROR', `'model' attribute in <hostdev> is only supported when type='${type}'`, attrPath(at, 'model'));
+    }
+    const sp = `${at}/source`;
+    if (type === 'mdev') {
+      propEnum(h.model, 'model', 'hostdev', at, ['vfio-pci', 'vfio-ccw', 'vfio-ap'], { required: true });
+      propOnOff(h.display, 'display', 'hostdev', at);
+      propOnOff(h.ramfb, 'ramfb', 'hostdev', at);
+      if (!src.address) throw new VirtError('CONFIG_UNSUPPORTED', 'Missing <address> element', `${sp}/address`);
+      if (src.address.uuid === undefined) throw new VirtError('CONFIG_UNSUPPORTED', "Missing 'uuid' attribute for element <address>", `${sp}/address`);
+    }
+    if (type === 'pci' && src.address) checkPCIAddress(src.address, `${sp}/address`, 'address');
+    if (type === 'usb') {
+      if (src.vendor) {
+        propUInt(src.vendor.id, 'id', 'vendor', `${sp}/vendor`, { base: 0, required: true, nonzero: true });
+        if (!src.product) throw new VirtError('INTERNAL_ERROR', 'missing product', `${sp}/product`);
+      }
+      if (src.product) {
+        propUInt(src.product.id, 'id', 'product', `${sp}/product`, { base: 0, required: true });
+        if (!src.vendor) throw new VirtError('INTERNAL_ERROR', 'missing vendor', `${sp}/vendor`);
+      }
+      if (src.address) {
+        propUInt(src.address.bus, 'bus', 'address', `${sp}/address`, { base: 0, required: true });
+        propUInt(src.address.device, 'device', 'address', `${sp}/address`, { base: 0, required: true });
+      }
+    }
+  }
+  checkDeviceInfo(h as DeviceInfoLike, at, { boot: true, rom: true });
+}
+
+function checkTpm(tpm: Item<'tpms'>, at: string): void {
+  propEnum(tpm.model, 'model', 'tpm', at, ['default', 'tpm-tis', 'tpm-crb', 'tpm-spapr', 'spapr-tpm-proxy'], { nonzero: true });
+  if (extraChildren(tpm, 'backend') > 0) throw new VirtError('XML_ERROR', 'only one TPM backend is supported', `${at}/backend[2]`);
+  if (!tpm.backend) throw new VirtError('XML_ERROR', 'missing TPM device backend', `${at}/backend`);
+  const bp = `${at}/backend`;
+  const type = propEnum(tpm.backend.type, 'type', 'backend', bp, ['passthrough', 'emulator', 'external'], { required: true });
+  if (type === 'emulator') propEnum(tpm.backend.version, 'version', 'backend', bp, ['default', '1.2', '2.0'], { nonzero: true });
+  checkDeviceInfo(tpm as DeviceInfoLike, at);
+}
+
+function checkShmem(s: Item<'shmems'>, at: string): void {
+  if (s.msi) propUInt(s.msi.vectors, 'vectors', 'msi', `${at}/msi`, { base: 0 });
+  if (s.msi) propOnOff(s.msi.ioeventfd, 'ioeventfd', 'msi', `${at}/msi`);
+  if (s.msi && !s.server) throw new VirtError('XML_ERROR', 'msi option is only supported with a server', `${at}/msi`);
+  checkDeviceInfo(s as DeviceInfoLike, at);
+}
+
+/**
+ * Every device in the order virDomainDefParseXML reads them, with the
+ * domain-wide USB checks where libvirt makes them.
+ */
+export const deviceParseChecks: ParseRule = (def, ctx) => {
+  const d = def.devices;
+  if (!d) return;
+  const each = <T>(list: T[] | undefined, name: string, f: (item: T, at: string, i: number) => void) => list?.forEach((x, i) => f(x, devicePath(ctx, name, i), i));
+  const one = <T>(item: T | undefined, name: string, f: (item: T, at: string) => void) => item !== undefined && f(item, devicePath(ctx, name, 0, true));
+  const usbNone = !ctx.deviceOnly && usbDisabled(def);
+
+  each(d.disks, 'disk', checkDisk);
+  each(d.controllers, 'controller', checkController);
+  if (!ctx.deviceOnly && d.controllers) checkUsbControllers(d.controllers, ctx);
+  each(d.filesystems, 'filesystem', (fs, at) => checkDeviceInfo(fs as DeviceInfoLike, at, { boot: true }));
+  each(d.interfaces, 'interface', checkInterface);
+  // Chardev sources and targets, graphics and video are chardev.ts's, graphics.ts's and video.ts's.
+  for (const [list, name] of [[d.smartcards, 'smartcard'], [d.parallels, 'parallel'], [d.serials, 'serial'], [d.consoles, 'console'], [d.channels, 'channel']] as const) {
+    each<DeviceInfoLike>(list, name, (c, at) => checkDeviceInfo(c, at));
+  }
+  each(d.inputs, 'input', (input, at) => {
+    checkDeviceInfo(input as DeviceInfoLike, at);
+    if (usbNone && inputBus(input, def) === 'usb') throw new VirtError('CONFIG_UNSUPPORTED', "Can't add USB input device. USB bus is disabled", at);
+  });
+  each(d.sounds, 'sound', (s, at) => checkDeviceInfo(s as DeviceInfoLike, at));
+  each(d.videos, 'video', (v, at) => checkDeviceInfo(v as DeviceInfoLike, at));
+  each(d.hostdevs, 'hostdev', (h, at) => {
+    checkHostdev(h, at);
+    if (usbNone && (h.mode ?? 'subsystem') === 'subsystem' && h.type === 'usb') {
+      throw new VirtError('CONFIG_UNSUPPORTED', "Can't add host USB device: USB is disabled in this host", at);
+    }
+  });
+  one(d.watchdog, 'watchdog', (w, at) => checkDeviceInfo(w as DeviceInfoLike, at));
+  one(d.memballoon, 'memballoon', (m, at) => m.model !== 'none' && checkDeviceInfo(m as DeviceInfoLike, at));
+  each(d.rngs, 'rng', (r, at) => checkDeviceInfo(r as DeviceInfoLike, at));
+  each(d.tpms, 'tpm', checkTpm);
+  one(d.nvram, 'nvram', (n, at) => checkDeviceInfo(n as DeviceInfoLike, at));
+  each(d.hubs, 'hub', (hub, at) => {
+    checkDeviceInfo(hub as DeviceInfoLike, at);
+    if (usbNone && hub.type === 'usb') throw new VirtError('CONFIG_UNSUPPORTED', "Can't add USB hub: USB is disabled for this domain", at);
+  });
+  each(d.redirdevs, 'redirdev', (r, at) => checkDeviceInfo(r as DeviceInfoLike, at, { boot: true }));
+  each(d.panics, 'panic', (p, at) => checkDeviceInfo(p as DeviceInfoLike, at));
+  each(d.shmems, 'shmem', checkShmem);
+  each(d.memoryDevices, 'memory', (m, at) => checkDeviceInfo(m as DeviceInfoLike, at));
+  one(d.iommu, 'iommu', (m, at) => checkDeviceInfo(m as DeviceInfoLike, at));
+  one(d.vsock, 'vsock', (m, at) => checkDeviceInfo(m as DeviceInfoLike, at));
+};

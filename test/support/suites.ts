@@ -1,0 +1,67 @@
+/** The corpora compared with the real libvirt, each with its reference and capabilities. */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { bookwormQemuCaps, defaultRegistry, testDriver, type Capabilities, type DriverConf, type DriverRegistry } from '@virtflow/model';
+import { hostCapabilities } from '@virtflow/runtime';
+import { isX86_64 } from './compare.ts';
+import { libvirtData } from './libvirt-data.ts';
+
+export interface Suite {
+  readonly files: string[];
+  readonly uri: string;
+  readonly caps: Capabilities;
+  readonly registry: DriverRegistry;
+  readonly driver?: DriverConf<any>;
+  readonly oracleDir: string;
+  readonly expected?: (file: string) => string | undefined;
+}
+
+function xmlFiles(dir: string): string[] {
+  const d = join(libvirtData, 'tests', dir);
+  if (!existsSync(d)) return [];
+  return readdirSync(d).filter((f) => f.endsWith('.xml')).sort().map((f) => join(d, f));
+}
+
+const cacheRoot = '/tmp/virtflow-oracle';
+
+export async function suites(): Promise<Record<string, Suite>> {
+  const caps = await hostCapabilities();
+  const registry = defaultRegistry();
+  const qemuFiles = xmlFiles('qemuxml2argvdata').filter((f) => isX86_64(readFileSync(f, 'utf8')));
+  const outDir = join(libvirtData, 'tests', 'qemuxml2xmloutdata');
+  const latest = xmlFiles('qemuxml2xmloutdata').filter((f) => f.endsWith('.x86_64-latest.xml'));
+  return {
+    qemu: { files: qemuFiles, uri: 'qemu:///system', caps, registry, oracleDir: `${cacheRoot}/qemu` },
+    'qemu-out': {
+      // Inputs whose expected output libvirt's own tests keep, with the 8.0.0 capabilities they used.
+      files: latest.map((f) => join(libvirtData, 'tests', 'qemuxml2argvdata', f.slice(outDir.length + 1).replace('.x86_64-latest.xml', '.xml'))).filter(existsSync),
+      uri: 'qemu:///system',
+      caps: bookwormQemuCaps,
+      registry,
+      oracleDir: `${cacheRoot}/qemu-out`,
+      expected: (file) => {
+        const name = file.split('/').pop()!.replace(/\.xml$/, '');
+        const p = join(outDir, `${name}.x86_64-latest.xml`);
+        return existsSync(p) ? readFileSync(p, 'utf8') : undefined;
+      },
+    },
+    test: { files: [...xmlFiles('genericxml2xmlindata'), ...xmlFiles('qemuxml2argvdata')], uri: 'test:///default', caps, registry, driver: testDriver, oracleDir: `${cacheRoot}/test` },
+    lxc: {
+      files: xmlFiles('lxcxml2xmldata'),
+      uri: 'lxc',
+      caps,
+      registry,
+      oracleDir: `${cacheRoot}/lxc`,
+      // lxcxml2xmldata holds pairs in one folder: the input is also libvirt's expected output.
+      expected: (file) => readFileSync(file, 'utf8'),
+    },
+    bhyve: {
+      files: xmlFiles('bhyvexml2xmloutdata').map((f) => f.replace('bhyvexml2xmloutdata', 'bhyvexml2argvdata')).filter(existsSync),
+      uri: 'bhyve',
+      caps,
+      registry,
+      oracleDir: `${cacheRoot}/bhyve`,
+      expected: (file) => readFileSync(file.replace('bhyvexml2argvdata', 'bhyvexml2xmloutdata'), 'utf8'),
+    },
+  };
+}
