@@ -56,12 +56,13 @@ export async function suites(): Promise<Record<string, Suite>> {
       expected: (file) => readFileSync(file, 'utf8'),
     },
     bhyve: {
-      files: xmlFiles('bhyvexml2xmloutdata').map((f) => f.replace('bhyvexml2xmloutdata', 'bhyvexml2argvdata')).filter(existsSync),
+      // Pairs: bhyvexml2argvdata/bhyvexml2argv-NAME.xml → bhyvexml2xmloutdata/bhyvexml2xmlout-NAME.xml.
+      files: xmlFiles('bhyvexml2xmloutdata').map((f) => f.replace('bhyvexml2xmloutdata/bhyvexml2xmlout-', 'bhyvexml2argvdata/bhyvexml2argv-')).filter(existsSync),
       uri: 'bhyve',
       caps,
       registry,
       oracleDir: `${cacheRoot}/bhyve`,
-      expected: (file) => readFileSync(file.replace('bhyvexml2argvdata', 'bhyvexml2xmloutdata'), 'utf8'),
+      expected: (file) => readFileSync(file.replace('bhyvexml2argvdata/bhyvexml2argv-', 'bhyvexml2xmloutdata/bhyvexml2xmlout-'), 'utf8'),
     },
   };
 }

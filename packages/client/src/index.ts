@@ -1,1 +1,1 @@
-export { domxml, errorLine, type DomxmlOptions, type Io } from './commands/domxml.ts';
+export { domxml, errorLine, explain, type DomxmlOptions, type Io } from './commands/domxml.ts';

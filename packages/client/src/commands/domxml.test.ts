@@ -37,6 +37,16 @@ describe('virtflow domxml', () => {
     assert.equal(r.stderr, "error: XML error: expected unicast mac address, found multicast '01:00:00:00:00:01' (at /domain/devices/interface[1]/mac/@address)\n");
   });
 
+  it('runs the driver post-parse and explains what it filled', () => {
+    const f = join(dir, 'sim.xml');
+    writeFileSync(f, "<domain type='test'><name>s</name><memory>1024</memory><os><type>hvm</type></os><devices><video/></devices></domain>");
+    const r = spawnSync(bin, ['domxml', '--postparse', '--explain', f], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /<type arch='i686'>hvm<\/type>/);
+    assert.match(r.stdout, /<model type='cirrus'/);
+    assert.match(r.stdout, /^\/domain\/devices\/video\[1\]\/model\/@type = 'cirrus'  \[test\/video-model-default\] the test driver's default video model/m);
+  });
+
   it('reports a missing file as an error', () => {
     const r = spawnSync(bin, ['domxml', join(dir, 'nope.xml')], { encoding: 'utf8' });
     assert.equal(r.status, 1);

@@ -11,6 +11,7 @@ import { currentMemory, memorySizes } from './memory.ts';
 import { vcpu } from './vcpu.ts';
 import { graphicsDefaults, spiceListenNone } from './graphics.ts';
 import { bootOrder, clockOffset, defaultArch, osBootDevices } from './defaults.ts';
+import { controllerDefaults, controllerIndexes, controllerOrder, duplicateControllers, implicitControllers } from './controllers.ts';
 import { chardevs, consoleCompat, otherChardevSources } from './chardev.ts';
 import { onePrimaryVideo, primaryVideo, primaryVideoFirst, videoDefaults, videoValidate } from './video.ts';
 import { deviceParseChecks } from './device-parse.ts';
@@ -34,7 +35,19 @@ const domainRules: ParseRule[] = [domainType, name, uuid, genid, titleAndDescrip
 /** Rules about devices; they also run for a device parsed alone. */
 const deviceRules: ParseRule[] = [diskDefaults, macAddresses, graphicsDefaults, videoDefaults, videoValidate, chardevs, otherChardevSources, deviceParseChecks];
 /** Whole-domain checks that need every device parsed. */
-const finalRules: ParseRule[] = [currentMemory, duplicateDiskTargets, spiceListenNone, primaryVideo, onePrimaryVideo, consoleCompat, bootOrder];
+const finalRules: ParseRule[] = [
+  currentMemory,
+  duplicateDiskTargets,
+  controllerOrder,
+  controllerIndexes,
+  spiceListenNone,
+  duplicateControllers,
+  bootOrder,
+  consoleCompat,
+  implicitControllers,
+  primaryVideo,
+  onePrimaryVideo,
+];
 
 export function applyParseRules(def: DomainDraft, ctx: ParseContext): void {
   if (!ctx.deviceOnly) for (const rule of domainRules) rule(def, ctx);

@@ -1,0 +1,230 @@
+/**
+ * <controller> as libvirt's generic layer reads and completes it: type and
+ * model (virDomainControllerDefParseXML), the USB sanity checks and the
+ * parse-time order (virDomainDefControllersParse,
+ * virDomainControllerInsertPreAlloced), index assignment
+ * (virDomainAssignControllerIndexes), the iothread check
+ * (virDomainControllerDefPostParse), duplicate indexes
+ * (virDomainDefRejectDuplicateControllers) and the implicit controllers
+ * (virDomainDefAddImplicitControllers) with the CCID addresses of smartcards.
+ */
+import { VirtError } from '../../errors.ts';
+import type { DomainDraft } from '../types.ts';
+import { deviceList, devicePath, parseInt32, parseUInt32 } from './generic-helpers.ts';
+import type { ParseRule } from './index.ts';
+
+const CONTROLLER_TYPES = ['ide', 'fdc', 'scsi', 'sata', 'virtio-serial', 'ccid', 'usb', 'pci', 'xenbus', 'isa'];
+/** Models per controller type, in libvirt's enum order; a type not listed takes no model. */
+const MODELS: Record<string, readonly string[]> = {
+  scsi: ['auto', 'buslogic', 'lsilogic', 'lsisas1068', 'vmpvscsi', 'ibmvscsi', 'virtio-scsi', 'lsisas1078', 'virtio-transitional', 'virtio-non-transitional', 'ncr53c90', 'dc390', 'am53c974'],
+  usb: ['piix3-uhci', 'piix4-uhci', 'ehci', 'ich9-ehci1', 'ich9-uhci1', 'ich9-uhci2', 'ich9-uhci3', 'vt82c686b-uhci', 'pci-ohci', 'nec-xhci', 'qusb1', 'qusb2', 'qemu-xhci', 'none'],
+  pci: ['pci-root', 'pcie-root', 'pci-bridge', 'dmi-to-pci-bridge', 'pcie-to-pci-bridge', 'pcie-root-port', 'pcie-switch-upstream-port', 'pcie-switch-downstream-port', 'pci-expander-bus', 'pcie-expander-bus'],
+  ide: ['piix3', 'piix4', 'ich6'],
+  'virtio-serial': ['virtio', 'virtio-transitional', 'virtio-non-transitional'],
+  isa: [],
+};
+const USB2 = ['ich9-ehci1', 'ich9-uhci1', 'ich9-uhci2', 'ich9-uhci3'];
+const UHCI_MASTER_PORT: Record<string, string> = { 'ich9-uhci1': '0', 'ich9-uhci2': '2', 'ich9-uhci3': '4' };
+/** The SCSI model enum values (virtio-scsi, virtio-transitional, virtio-non-transitional) that may have an iothread. */
+const IOTHREAD_MODEL_VALUES = [6, 8, 9];
+
+interface Controller {
+  type?: string;
+  index?: string;
+  model?: string;
+  driver?: { iothread?: string };
+  master?: { startport?: string };
+  boot?: unknown;
+  alias?: unknown;
+  rom?: unknown;
+  acpi?: unknown;
+  address?: unknown;
+}
+interface Addressed {
+  address?: { type?: string; controller?: string; slot?: string; bus?: string; target?: string; unit?: string };
+}
+
+/** A controller's index as a number, -1 when unset. */
+function idx(c: Controller): number {
+  return c.index === undefined ? -1 : Number(c.index);
+}
+
+function controllers(def: DomainDraft): Controller[] {
+  return deviceList<Controller>(def, 'controllers');
+}
+
+/** virDomainControllerDefParseXML: type, model, index, and the master port of ich9 UHCI companions. */
+export const controllerDefaults: ParseRule = (def, ctx) => {
+  controllers(def).forEach((c, i) => {
+    const path = devicePath(ctx, 'controller', i);
+    c.type ??= 'ide';
+    if (!CONTROLLER_TYPES.includes(c.type)) throw new VirtError('XML_ERROR', `Invalid value for attribute 'type' in element 'controller': '${c.type}'.`, `${path}/@type`);
+    if (c.model !== undefined && !(MODELS[c.type] ?? []).includes(c.model)) throw new VirtError('CONFIG_UNSUPPORTED', `Unknown model type '${c.model}'`, `${path}/@model`);
+    if (c.index !== undefined) {
+      const n = parseInt32(c.index);
+      if (n === undefined) throw new VirtError('XML_ERROR', `Invalid value for attribute 'index' in element 'controller': '${c.index}'. Expected integer value`, `${path}/@index`);
+      if (n < 0) throw new VirtError('XML_ERROR', `Invalid value for attribute 'index' in element 'controller': '${c.index}'. Expected non-negative value`, `${path}/@index`);
+      c.index = String(n);
+    }
+    if (c.type === 'usb' && c.model === 'none') {
+      // A disabled USB bus has no device info: libvirt ignores it.
+      for (const k of ['boot', 'alias', 'master', 'rom', 'acpi', 'address'] as const) delete c[k];
+    }
+    const masterPort = c.type === 'usb' && c.model !== undefined ? UHCI_MASTER_PORT[c.model] : undefined;
+    if (masterPort !== undefined && c.master === undefined) c.master = { startport: masterPort };
+    // virDomainControllerDefPostParse: only (the enum values of) virtio SCSI models take an iothread.
+    const iothread = parseUInt32(c.driver?.iothread);
+    if (iothread) {
+      const value = c.model === undefined ? -1 : (MODELS[c.type] ?? []).indexOf(c.model);
+      if (!IOTHREAD_MODEL_VALUES.includes(value)) throw new VirtError('XML_ERROR', "'iothread' attribute only supported for virtio scsi controllers", `${path}/driver/@iothread`);
+    }
+  });
+};
+
+/**
+ * virDomainDefControllersParse: USB sanity, then each controller inserted
+ * in libvirt's order — grouped by type, sorted by index within a type, a
+ * master before its companions, an index-less one after its type's last.
+ */
+export const controllerOrder: ParseRule = (def) => {
+  const list = controllers(def);
+  let usbNone = false;
+  let usbOther = false;
+  let usbMaster = false;
+  const ordered: Controller[] = [];
+  list.forEach((c, i) => {
+    if (c.type === 'usb') {
+      const path = `/domain/devices/controller[${i + 1}]`;
+      if (usbNone || (c.model === 'none' && usbOther)) throw new VirtError('XML_DETAIL', "Can't add another USB controller: USB is disabled for this domain", path);
+      if (c.model === 'none') usbNone = true;
+      else usbOther = true;
+      if (c.master === undefined) usbMaster = true;
+    }
+    let insertAt = -1;
+    for (let k = ordered.length - 1; k >= 0; k--) {
+      const cur = ordered[k]!;
+      if (cur.type !== c.type) continue;
+      if (idx(c) === -1) {
+        insertAt = k + 1;
+        break;
+      }
+      if (idx(cur) > idx(c)) insertAt = k;
+      else if (c.master === undefined && cur.master !== undefined && idx(cur) === idx(c)) insertAt = k;
+      else if (insertAt === -1) insertAt = k + 1;
+    }
+    if (insertAt === -1) ordered.push(c);
+    else ordered.splice(insertAt, 0, c);
+  });
+  if (usbOther && !usbMaster) throw new VirtError('XML_DETAIL', 'No master USB controller specified', '/domain/devices/controller');
+  list.splice(0, list.length, ...ordered);
+};
+
+/** The lowest index >= 0 no controller of `type` uses. */
+function unusedIndex(list: Controller[], type: string): number {
+  let n = 0;
+  while (list.some((c) => c.type === type && idx(c) === n)) n++;
+  return n;
+}
+
+/** virDomainAssignControllerIndexes: every index-less controller gets one (USB2 companions share their group's). */
+export const controllerIndexes: ParseRule = (def) => {
+  const list = controllers(def);
+  list.forEach((c, outer) => {
+    if (c.index !== undefined) return;
+    let prev: Controller | undefined;
+    if (outer > 0 && c.type === 'usb' && USB2.includes(c.model ?? '')) {
+      for (let k = outer - 1; k >= 0; k--) {
+        if (list[k]!.type === 'usb') {
+          prev = list[k];
+          break;
+        }
+      }
+      if (prev && !USB2.includes(prev.model ?? '')) prev = undefined;
+      if (prev && list.some((o) => o.type === 'usb' && idx(o) === idx(prev!) && o.model === c.model)) prev = undefined;
+    }
+    c.index = String(prev ? idx(prev) : unusedIndex(list, c.type!));
+  });
+};
+
+/** virDomainDefRejectDuplicateControllers: no two controllers of a type (but usb) share an index. */
+export const duplicateControllers: ParseRule = (def) => {
+  const seen = new Set<string>();
+  controllers(def).forEach((c, i) => {
+    if (c.type === 'usb') return;
+    const key = `${c.type}/${idx(c)}`;
+    if (seen.has(key)) throw new VirtError('XML_ERROR', `Multiple '${c.type}' controllers with index '${idx(c)}'`, `/domain/devices/controller[${i + 1}]/@index`);
+    seen.add(key);
+  });
+};
+
+/** virDomainDefMaybeAddController: appends <controller type index [model]> unless that index of the type exists. */
+function maybeAdd(def: DomainDraft, type: string, index: number, model?: string): void {
+  const list = controllers(def);
+  if (list.some((c) => c.type === type && idx(c) === index)) return;
+  const c: Controller = { type, index: String(index) };
+  if (model !== undefined) c.model = model;
+  list.push(c);
+  const devices = (def.devices ??= {}) as Record<string, unknown>;
+  devices['controllers'] = list;
+}
+
+/** The drive address controller number of a device, if it has a drive address. */
+function driveController(d: Addressed): number | undefined {
+  if (d.address?.type !== 'drive') return undefined;
+  return parseUInt32(d.address.controller) ?? 0;
+}
+
+/** The `controller` of an address of `type`, 0 when the attribute is absent. */
+function addressController(d: Addressed, type: string): number | undefined {
+  if (d.address?.type !== type) return undefined;
+  return parseUInt32(d.address.controller) ?? 0;
+}
+
+/**
+ * virDomainDefAddImplicitControllers: controllers the devices need, appended
+ * in this order — SCSI, FDC, IDE and SATA up to the highest controller a
+ * disk's drive address names; virtio-serial for virtio channels and
+ * consoles; CCID for smartcards (an address-less smartcard takes the next
+ * slot of CCID controller 0); SCSI for SCSI host devices.
+ */
+export const implicitControllers: ParseRule = (def) => {
+  const disks = deviceList<Addressed & { target?: { bus?: string } }>(def, 'disks');
+  for (const [type, bus] of [['scsi', 'scsi'], ['fdc', 'fdc'], ['ide', 'ide'], ['sata', 'sata']] as const) {
+    let max = -1;
+    for (const d of disks) {
+      const n = d.target?.bus === bus ? driveController(d) : undefined;
+      if (n !== undefined && n > max) max = n;
+    }
+    for (let n = 0; n <= max; n++) maybeAdd(def, type, n);
+  }
+  for (const key of ['channels', 'consoles']) {
+    for (const c of deviceList<Addressed & { target?: { type?: string } }>(def, key)) {
+      if (c.target?.type !== 'virtio') continue;
+      maybeAdd(def, 'virtio-serial', addressController(c, 'virtio-serial') ?? 0);
+    }
+  }
+  const cards = deviceList<Addressed>(def, 'smartcards');
+  for (const sc of cards) {
+    let n = 0;
+    if (sc.address?.type === 'ccid') n = addressController(sc, 'ccid')!;
+    else if (sc.address === undefined || sc.address.type === undefined) {
+      let max = -1;
+      for (const o of cards) {
+        if (o.address?.type === 'ccid' && (parseUInt32(o.address.controller) ?? 0) === 0) max = Math.max(max, parseUInt32(o.address.slot) ?? 0);
+      }
+      sc.address = { type: 'ccid', controller: '0', slot: String(max + 1) };
+    }
+    maybeAdd(def, 'ccid', n);
+  }
+  let max = -1;
+  let model: string | undefined;
+  for (const h of deviceList<Addressed & { mode?: string; type?: string }>(def, 'hostdevs')) {
+    if ((h.mode ?? 'subsystem') !== 'subsystem' || h.type !== 'scsi') continue;
+    const n = driveController(h);
+    if (n === undefined || n <= max) continue;
+    max = n;
+    const cont = controllers(def).find((c) => c.type === 'scsi' && idx(c) === n);
+    if (cont?.model !== undefined) model = cont.model;
+  }
+  for (let n = 0; n <= max; n++) maybeAdd(def, 'scsi', n, model);
+};
