@@ -3,8 +3,9 @@
  * bench/results/<name>.json with the reference measured in the same run.
  */
 import { parseBench } from './parse.ts';
+import { postparseBench } from './postparse.ts';
 
-const benches: Record<string, () => Promise<void>> = { parse: parseBench };
+const benches: Record<string, () => Promise<void>> = { parse: parseBench, postparse: postparseBench };
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = names.length ? names : Object.keys(benches);
 for (const name of chosen) {
