@@ -37,16 +37,28 @@ function normal(key: string, v: string): string {
  */
 const SCALED = /^\/domain\/@id$|\/(memory|currentMemory|maxMemory|hard_limit|soft_limit|swap_hard_limit|min_guarantee)(\/@unit)?$|\/@unit$|\/cell\/@memory$|\/page\/@size$|\/vcpu\/@current$|\/@cpuset$/;
 
-export function lostValues(input: XmlElement, outputXml: string): string[] {
+/**
+ * Input values missing from our output. A value libvirt's own output for the
+ * same input also lacks is libvirt's normalisation (a live-only attribute, a
+ * scheduler range split per vCPU, a port reset by autoport), not a loss:
+ * pass libvirt's XML to excuse those.
+ */
+export function lostValues(input: XmlElement, outputXml: string, libvirtXml?: string): string[] {
   const a: Values = new Map();
   const b: Values = new Map();
+  const l: Values = new Map();
   collect(input, '', a);
   collect(readXml(outputXml), '', b);
+  if (libvirtXml) collect(readXml(libvirtXml), '', l);
   const lost: string[] = [];
   for (const [key, vals] of a) {
     if (SCALED.test(key)) continue;
     const got = new Set([...(b.get(key) ?? [])].map((v) => normal(key, v)));
-    for (const v of vals) if (!got.has(normal(key, v))) lost.push(`${key}='${v}'`);
+    const kept = new Set([...(l.get(key) ?? [])].map((v) => normal(key, v)));
+    for (const v of vals) {
+      const n = normal(key, v);
+      if (!got.has(n) && (!libvirtXml || kept.has(n))) lost.push(`${key}='${v}'`);
+    }
   }
   return lost;
 }

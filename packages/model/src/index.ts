@@ -9,3 +9,5 @@ export type * from './domain/types.ts';
 export * from './caps/index.ts';
 export * from './postparse/index.ts';
 export { defaultRegistry, qemuDriver, testDriver } from './drivers/index.ts';
+export { lxcDriver, xenDriver, bhyveDriver, makeLxcDriver, makeXenDriver, makeBhyveDriver, lxcLiveRootFilesystem } from './drivers/index.ts';
+export type { LxcData, LxcDriverOptions, XenData, XenDeviceModel, XenDriverOptions, BhyveData, BhyveDriverOptions } from './drivers/index.ts';

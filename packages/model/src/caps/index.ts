@@ -4,6 +4,22 @@ import type { Capabilities, GuestCaps, MachineType } from './types.ts';
 export type * from './types.ts';
 export { buildQemuCaps, type QemuProbe } from './build.ts';
 export { parseCpuHelp, parseMachineHelp, parseQemuVersion } from './qemu-help.ts';
+export {
+  bhyveCaps,
+  capsLookupDetail,
+  hasDomainType,
+  lookupDomainData,
+  lxcAlt32bitArch,
+  lxcCaps,
+  xenCaps,
+  LXC_EMULATOR_DEBIAN,
+  LXC_EMULATOR_FEDORA,
+  XEN_CAPS_AARCH64,
+  XEN_CAPS_X86_64,
+  type BhyveCapsOptions,
+  type LxcCapsOptions,
+  type XenCapsOptions,
+} from './other.ts';
 
 /** The guest entry for an OS type and arch that offers the domain type, if any. */
 export function findGuest(caps: Capabilities, osType: string, arch: string, domainType?: string): GuestCaps | undefined {

@@ -53,7 +53,9 @@ describe('parseDomainXML: libvirt parse-time defaults', () => {
   <vcpu placement='static' current='1'>2</vcpu>
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>
+    <boot dev='hd'/>
   </os>
+  <clock offset='utc'/>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>restart</on_reboot>
   <on_crash>restart</on_crash>

@@ -9,7 +9,8 @@
  * device validation only. An error anywhere fails the whole parse: nothing
  * half-enriched is ever returned.
  */
-import { freeze } from 'immer';
+import { freeze, produce } from 'immer';
+import { VirtError } from '../errors.ts';
 import type { Capabilities } from '../caps/types.ts';
 import type { Warning } from '../codec/codec.ts';
 import { parseDevice, parseDomain } from '../domain/parse.ts';
@@ -192,4 +193,43 @@ export function defineDevice(xml: string | Uint8Array, domain: DomainDef, opts: 
     dev = stage.device(dev, domain, ctx) ?? dev;
   }
   return { def: freeze(dev, true), provenance: s.provenance, warnings: parsed.warnings, driver: driver.name };
+}
+
+export interface Attached {
+  /** The domain with the device in place, addresses assigned and validated. */
+  readonly domain: DomainDef;
+  readonly device: DeviceDef;
+  /** Where the device now is: `/domain/devices/disk[3]`. */
+  readonly path: string;
+}
+
+/**
+ * attach-device on a persistent definition (libvirt's
+ * qemuDomainAttachDeviceConfig): the device's own post-parse and validation,
+ * then it joins the domain after the devices of its kind and the whole
+ * definition goes through post-parse again (implicit controllers, addresses)
+ * and validation, as libvirt does before saving the new config.
+ */
+export function attachDevice(domain: DomainDef, xml: string | Uint8Array, opts: PostParseOptions): PostParseResult<Attached> {
+  const single = defineDevice(xml, domain, opts);
+  const { key, many } = deviceKey(single.def.kind);
+  const devs = (domain.devices ?? {}) as Record<string, unknown>;
+  if (!many && devs[key] !== undefined) {
+    throw new VirtError('OPERATION_INVALID', `domain already has a ${single.def.kind} device`, `/domain/devices/${single.def.kind}`);
+  }
+  const index = many ? ((devs[key] as unknown[] | undefined)?.length ?? 0) : 0;
+  const joined = produce(domain, (d) => {
+    const target = (d.devices ??= {}) as Record<string, unknown>;
+    if (many) ((target[key] ??= []) as unknown[]).push(single.def.def);
+    else target[key] = single.def.def;
+  });
+  const whole = postParseDomain(joined, opts);
+  const ref = { kind: single.def.kind, index, path: `/domain/devices/${single.def.kind}${many ? `[${index + 1}]` : ''}` };
+  const device = getDevice(whole.def, ref)!;
+  return {
+    def: freeze({ domain: whole.def, device, path: ref.path }, true),
+    provenance: [...single.provenance, ...whole.provenance],
+    warnings: single.warnings,
+    driver: whole.driver,
+  };
 }

@@ -11,7 +11,6 @@
  */
 import { VirtError } from '../../errors.ts';
 import type { Unknown } from '../../codec/spec.ts';
-import type { DomainDraft } from '../types.ts';
 import { deviceList, devicePath, parseUInt32 } from './generic-helpers.ts';
 import type { ParseContext, ParseRule } from './index.ts';
 
@@ -432,6 +431,12 @@ export const consoleCompat: ParseRule = (def) => {
   } else if (serials.length > 0 && ['isa-serial', 'spapr-vio-serial', 'system-serial', 'sclp-serial', 'none', undefined].includes(serials[0]!.target?.type)) {
     consoles.unshift(consoleFromSerial(serials[0]!));
     devices['consoles'] = consoles;
+    // The shifted consoles keep their parse-time port in libvirt's output and
+    // take their new position when libvirt next reads it; the stable form is
+    // written here.
+    consoles.forEach((c, k) => {
+      if (k > 0 && c.target) c.target.port = String(k);
+    });
   }
 };
 

@@ -53,19 +53,20 @@ function controllers(def: DomainDraft): Controller[] {
   return deviceList<Controller>(def, 'controllers');
 }
 
-/** virDomainControllerDefParseXML: type, model, index, and the master port of ich9 UHCI companions. */
+/**
+ * virDomainControllerDefParseXML: the type (ide when absent), the model
+ * (one of its type's), the index written back as a number, and the master
+ * port of ich9 UHCI companions. The syntax checks of type and index are
+ * device-parse.ts's.
+ */
 export const controllerDefaults: ParseRule = (def, ctx) => {
   controllers(def).forEach((c, i) => {
     const path = devicePath(ctx, 'controller', i);
     c.type ??= 'ide';
-    if (!CONTROLLER_TYPES.includes(c.type)) throw new VirtError('XML_ERROR', `Invalid value for attribute 'type' in element 'controller': '${c.type}'.`, `${path}/@type`);
+    if (!CONTROLLER_TYPES.includes(c.type)) return;
     if (c.model !== undefined && !(MODELS[c.type] ?? []).includes(c.model)) throw new VirtError('CONFIG_UNSUPPORTED', `Unknown model type '${c.model}'`, `${path}/@model`);
-    if (c.index !== undefined) {
-      const n = parseInt32(c.index);
-      if (n === undefined) throw new VirtError('XML_ERROR', `Invalid value for attribute 'index' in element 'controller': '${c.index}'. Expected integer value`, `${path}/@index`);
-      if (n < 0) throw new VirtError('XML_ERROR', `Invalid value for attribute 'index' in element 'controller': '${c.index}'. Expected non-negative value`, `${path}/@index`);
-      c.index = String(n);
-    }
+    const n = parseInt32(c.index);
+    if (n !== undefined && n >= 0) c.index = String(n);
     if (c.type === 'usb' && c.model === 'none') {
       // A disabled USB bus has no device info: libvirt ignores it.
       for (const k of ['boot', 'alias', 'master', 'rom', 'acpi', 'address'] as const) delete c[k];
@@ -82,24 +83,14 @@ export const controllerDefaults: ParseRule = (def, ctx) => {
 };
 
 /**
- * virDomainDefControllersParse: USB sanity, then each controller inserted
- * in libvirt's order — grouped by type, sorted by index within a type, a
- * master before its companions, an index-less one after its type's last.
+ * virDomainControllerInsertPreAlloced over a whole list: libvirt's order —
+ * grouped by type in order of first appearance, sorted by index within a
+ * type, a master before its companions of the same index, an index-less
+ * controller after its type's last.
  */
-export const controllerOrder: ParseRule = (def) => {
-  const list = controllers(def);
-  let usbNone = false;
-  let usbOther = false;
-  let usbMaster = false;
+function sortControllers(list: Controller[]): void {
   const ordered: Controller[] = [];
-  list.forEach((c, i) => {
-    if (c.type === 'usb') {
-      const path = `/domain/devices/controller[${i + 1}]`;
-      if (usbNone || (c.model === 'none' && usbOther)) throw new VirtError('XML_DETAIL', "Can't add another USB controller: USB is disabled for this domain", path);
-      if (c.model === 'none') usbNone = true;
-      else usbOther = true;
-      if (c.master === undefined) usbMaster = true;
-    }
+  for (const c of list) {
     let insertAt = -1;
     for (let k = ordered.length - 1; k >= 0; k--) {
       const cur = ordered[k]!;
@@ -114,10 +105,16 @@ export const controllerOrder: ParseRule = (def) => {
     }
     if (insertAt === -1) ordered.push(c);
     else ordered.splice(insertAt, 0, c);
-  });
-  if (usbOther && !usbMaster) throw new VirtError('XML_DETAIL', 'No master USB controller specified', '/domain/devices/controller');
+  }
   list.splice(0, list.length, ...ordered);
-};
+}
+
+/**
+ * virDomainDefControllersParse: controllers are kept in libvirt's insertion
+ * order (see sortControllers). The USB sanity checks made there are
+ * device-parse.ts's.
+ */
+export const controllerOrder: ParseRule = (def) => sortControllers(controllers(def));
 
 /** The lowest index >= 0 no controller of `type` uses. */
 function unusedIndex(list: Controller[], type: string): number {
@@ -126,7 +123,13 @@ function unusedIndex(list: Controller[], type: string): number {
   return n;
 }
 
-/** virDomainAssignControllerIndexes: every index-less controller gets one (USB2 companions share their group's). */
+/**
+ * virDomainAssignControllerIndexes: every index-less controller gets one
+ * (USB2 companions share their group's). The list is then put in the order
+ * libvirt gives it when it next reads its own XML (a controller whose index
+ * was assigned moves among its type by index), so that writing and reading
+ * back is stable.
+ */
 export const controllerIndexes: ParseRule = (def) => {
   const list = controllers(def);
   list.forEach((c, outer) => {
@@ -144,6 +147,7 @@ export const controllerIndexes: ParseRule = (def) => {
     }
     c.index = String(prev ? idx(prev) : unusedIndex(list, c.type!));
   });
+  sortControllers(list);
 };
 
 /** virDomainDefRejectDuplicateControllers: no two controllers of a type (but usb) share an index. */
@@ -157,13 +161,20 @@ export const duplicateControllers: ParseRule = (def) => {
   });
 };
 
-/** virDomainDefMaybeAddController: appends <controller type index [model]> unless that index of the type exists. */
+/**
+ * virDomainDefMaybeAddController: adds <controller type index [model]> unless
+ * that index of the type exists. libvirt appends it; it lands in its type's
+ * place by index when libvirt next reads its own XML, which is where it is
+ * put here (the same place whenever the type is new or the index its
+ * highest), so that writing and reading back is stable.
+ */
 function maybeAdd(def: DomainDraft, type: string, index: number, model?: string): void {
   const list = controllers(def);
   if (list.some((c) => c.type === type && idx(c) === index)) return;
   const c: Controller = { type, index: String(index) };
   if (model !== undefined) c.model = model;
   list.push(c);
+  sortControllers(list);
   const devices = (def.devices ??= {}) as Record<string, unknown>;
   devices['controllers'] = list;
 }

@@ -21,6 +21,8 @@ export function iothreadIds(def: DomainDraft): Set<number> {
   listed.forEach((t, i) => {
     const at = `/domain/iothreadids/iothread[${i + 1}]`;
     const id = propUInt(t.id, 'id', 'iothread', at, { required: true, nonzero: true })!;
+    propInt(t.threadPoolMin, 'thread_pool_min', 'iothread', at, { nonnegative: true });
+    propInt(t.threadPoolMax, 'thread_pool_max', 'iothread', at, { nonnegative: true });
     if (ids.has(id)) throw new VirtError('XML_ERROR', `duplicate iothread id '${id}' found`, `${at}/@id`);
     ids.add(id);
   });

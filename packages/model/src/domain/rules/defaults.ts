@@ -9,15 +9,16 @@ import { deviceList, parseUInt32 } from './generic-helpers.ts';
 import type { ParseRule } from './index.ts';
 
 /**
- * A domain without <type arch> gets the driver's default arch, else the host's.
- * This is the generic default, as libvirt's own generic tests see it on an
- * x86_64 host; a driver's post-parse may later choose another. The test and
- * vmware drivers declare i686.
+ * A domain without <type arch> gets the driver's default arch, else the
+ * host's (ctx.defArch: x86_64 unless a driver says otherwise, which is what
+ * libvirt's own generic tests see on an x86_64 host). This is the generic
+ * default; a driver's post-parse may later choose another. The test and
+ * vmware drivers, the ones for domain types 'test' and 'vmware', declare i686.
  */
-export const defaultArch: ParseRule = (def) => {
+export const defaultArch: ParseRule = (def, ctx) => {
   const type = def.os?.type;
   if (!type || type.arch !== undefined) return;
-  type.arch = def.type === 'test' || def.type === 'vmware' ? 'i686' : 'x86_64';
+  type.arch = def.type === 'test' || def.type === 'vmware' ? 'i686' : ctx.defArch;
 };
 
 /** <clock offset>: utc unless given; the clock is always written. */

@@ -14,6 +14,8 @@ type Devices = NonNullable<DomainDraft['devices']>;
 type Item<K extends keyof Devices> = NonNullable<Devices[K]> extends ReadonlyArray<infer T> ? T : NonNullable<Devices[K]>;
 
 export const CONTROLLER_TYPES = ['ide', 'fdc', 'scsi', 'sata', 'virtio-serial', 'ccid', 'usb', 'pci', 'xenbus', 'isa'] as const;
+/** virDomainChrType, in enum order. */
+const CHR_TYPES = ['null', 'vc', 'pty', 'dev', 'file', 'pipe', 'stdio', 'udp', 'tcp', 'unix', 'spicevmc', 'spiceport', 'nmdm', 'qemu-vdagent', 'dbus'] as const;
 const VIRTIO_NET_MODELS = ['virtio', 'virtio-transitional', 'virtio-non-transitional'];
 const USB2_COMPANIONS = ['ich9-uhci1', 'ich9-uhci2', 'ich9-uhci3'];
 
@@ -183,7 +185,50 @@ function checkTpm(tpm: Item<'tpms'>, at: string): void {
   const bp = `${at}/backend`;
   const type = propEnum(tpm.backend.type, 'type', 'backend', bp, ['passthrough', 'emulator', 'external'], { required: true });
   if (type === 'emulator') propEnum(tpm.backend.version, 'version', 'backend', bp, ['default', '1.2', '2.0'], { nonzero: true });
+  if (type === 'external') {
+    const st = tpm.backend.source?.type;
+    if (!st) throw new VirtError('XML_ERROR', 'missing external TPM backend type', `${bp}/source`);
+    if (!(CHR_TYPES as readonly string[]).includes(st)) throw new VirtError('CONFIG_UNSUPPORTED', `unknown backend type '${st}' for external TPM`, `${bp}/source/@type`);
+  }
   checkDeviceInfo(tpm as DeviceInfoLike, at);
+}
+
+/** The path a <filesystem> source names, by type (virDomainFSDefParseXML). */
+export function fsSourcePath(fs: Item<'filesystems'>): string | undefined {
+  const s = fs.source;
+  const type = fs.type ?? 'mount';
+  const p = type === 'mount' || type === 'bind' ? s?.dir : type === 'file' ? s?.file : type === 'block' ? s?.dev : type === 'template' ? s?.name : undefined;
+  return p;
+}
+
+function checkFilesystem(fs: Item<'filesystems'>, at: string): void {
+  const type = fs.type ?? 'mount';
+  if (fsSourcePath(fs) === undefined && type !== 'ram' && type !== 'volume' && fs.source?.socket === undefined) {
+    throw new VirtError('NO_SOURCE', fs.target?.dir || undefined, `${at}/source`);
+  }
+  checkDeviceInfo(fs as DeviceInfoLike, at, { boot: true });
+}
+
+const INPUT_TYPES = ['mouse', 'tablet', 'keyboard', 'passthrough', 'evdev'];
+const INPUT_BUSES = ['ps2', 'usb', 'xen', 'parallels', 'virtio', 'none'];
+const INPUT_MODELS = ['default', 'virtio', 'virtio-transitional', 'virtio-non-transitional'];
+
+/** virDomainInputDefParseXML. */
+function checkInput(input: Item<'inputs'>, def: DomainDraft, at: string): void {
+  if (input.type === undefined) throw new VirtError('INTERNAL_ERROR', 'missing input device type', attrPath(at, 'type'));
+  if (!INPUT_TYPES.includes(input.type)) throw new VirtError('CONFIG_UNSUPPORTED', `unknown input device type '${input.type}'`, attrPath(at, 'type'));
+  if (input.model !== undefined && (!INPUT_MODELS.includes(input.model) || input.model === 'default')) {
+    throw new VirtError('CONFIG_UNSUPPORTED', `unknown input model '${input.model}'`, attrPath(at, 'model'));
+  }
+  if (input.bus !== undefined && !INPUT_BUSES.includes(input.bus)) throw new VirtError('CONFIG_UNSUPPORTED', `unknown input bus type '${input.bus}'`, attrPath(at, 'bus'));
+  checkDeviceInfo(input as DeviceInfoLike, at);
+  const addr = input.address?.type;
+  if (inputBus(input, def) === 'usb' && addr !== undefined && addr !== 'usb') throw new VirtError('XML_ERROR', 'Invalid address for a USB device', `${at}/address/@type`);
+  const src = input.source;
+  if (src && (input.type === 'passthrough' || input.type === 'evdev')) {
+    const path = input.type === 'passthrough' ? src.evdev : src.dev;
+    if (!path) throw new VirtError('XML_ERROR', 'Missing evdev path for input device', `${at}/source`);
+  }
 }
 
 function checkShmem(s: Item<'shmems'>, at: string): void {
@@ -207,14 +252,14 @@ export const deviceParseChecks: ParseRule = (def, ctx) => {
   each(d.disks, 'disk', checkDisk);
   each(d.controllers, 'controller', checkController);
   if (!ctx.deviceOnly && d.controllers) checkUsbControllers(d.controllers, ctx);
-  each(d.filesystems, 'filesystem', (fs, at) => checkDeviceInfo(fs as DeviceInfoLike, at, { boot: true }));
+  each(d.filesystems, 'filesystem', checkFilesystem);
   each(d.interfaces, 'interface', checkInterface);
   // Chardev sources and targets, graphics and video are chardev.ts's, graphics.ts's and video.ts's.
   for (const [list, name] of [[d.smartcards, 'smartcard'], [d.parallels, 'parallel'], [d.serials, 'serial'], [d.consoles, 'console'], [d.channels, 'channel']] as const) {
     each<DeviceInfoLike>(list, name, (c, at) => checkDeviceInfo(c, at));
   }
   each(d.inputs, 'input', (input, at) => {
-    checkDeviceInfo(input as DeviceInfoLike, at);
+    checkInput(input, def, at);
     if (usbNone && inputBus(input, def) === 'usb') throw new VirtError('CONFIG_UNSUPPORTED', "Can't add USB input device. USB bus is disabled", at);
   });
   each(d.sounds, 'sound', (s, at) => checkDeviceInfo(s as DeviceInfoLike, at));

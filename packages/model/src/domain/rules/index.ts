@@ -15,6 +15,13 @@ import { controllerDefaults, controllerIndexes, controllerOrder, duplicateContro
 import { chardevs, consoleCompat, otherChardevSources } from './chardev.ts';
 import { onePrimaryVideo, primaryVideo, primaryVideoFirst, videoDefaults, videoValidate } from './video.ts';
 import { deviceParseChecks } from './device-parse.ts';
+import { featuresParse, seclabelsParse, sysinfoParse, sysinfoUuidDefault } from './domain-parse.ts';
+import { numaCellsParse, numatuneParse } from './numa.ts';
+import { cputuneParse } from './cputune.ts';
+import { cputunePinsAndScheds, cputuneResctrl } from './cputune-format.ts';
+import { devicePostParseChecks, domainPostParseChecks } from './postparse-checks.ts';
+import { validateDevices } from './validate-devices.ts';
+import { validateDomain } from './validate-domain.ts';
 
 export interface ParseContext {
   readonly random: (bytes: Uint8Array) => Uint8Array;
@@ -31,22 +38,27 @@ export interface ParseContext {
 export type ParseRule = (def: DomainDraft, ctx: ParseContext) => void;
 
 /** Rules about the whole domain, in libvirt's order. */
-const domainRules: ParseRule[] = [domainType, name, uuid, genid, titleAndDescription, osType, memorySizes, vcpu, lifecycle, primaryVideoFirst, defaultArch, clockOffset, osBootDevices];
+const domainRules: ParseRule[] = [domainType, name, sysinfoUuidDefault, uuid, genid, titleAndDescription, osType, memorySizes, vcpu, lifecycle, primaryVideoFirst, defaultArch, clockOffset, osBootDevices, seclabelsParse, numaCellsParse, numatuneParse, cputuneParse, cputunePinsAndScheds, cputuneResctrl, featuresParse];
 /** Rules about devices; they also run for a device parsed alone. */
-const deviceRules: ParseRule[] = [diskDefaults, macAddresses, graphicsDefaults, videoDefaults, videoValidate, chardevs, otherChardevSources, deviceParseChecks];
+const deviceRules: ParseRule[] = [diskDefaults, macAddresses, graphicsDefaults, videoDefaults, videoValidate, chardevs, otherChardevSources, deviceParseChecks, controllerDefaults];
 /** Whole-domain checks that need every device parsed. */
 const finalRules: ParseRule[] = [
+  sysinfoParse,
   currentMemory,
-  duplicateDiskTargets,
   controllerOrder,
   controllerIndexes,
-  spiceListenNone,
+  devicePostParseChecks,
+  domainPostParseChecks,
   duplicateControllers,
   bootOrder,
+  spiceListenNone,
   consoleCompat,
   implicitControllers,
   primaryVideo,
   onePrimaryVideo,
+  validateDevices,
+  duplicateDiskTargets,
+  validateDomain,
 ];
 
 export function applyParseRules(def: DomainDraft, ctx: ParseContext): void {

@@ -1,0 +1,190 @@
+/**
+ * Shared pieces of QEMU address assignment: the device walk libvirt's
+ * virDomainDeviceInfoIterate does, reading the numbers of an <address> the
+ * way libvirt's parsers do, machine predicates, and the emulator
+ * capabilities the assignment consults.
+ */
+import type { Draft } from 'immer';
+import type { DomainDef } from '../../domain/types.ts';
+
+export type DomainDraft = Draft<DomainDef>;
+
+/** An <address> as decoded: every attribute a string. */
+export interface Address {
+  type?: string;
+  domain?: string;
+  controller?: string;
+  bus?: string;
+  slot?: string;
+  function?: string;
+  multifunction?: string;
+  target?: string;
+  unit?: string;
+  port?: string;
+  base?: string;
+  reg?: string;
+  cssid?: string;
+  ssid?: string;
+  devno?: string;
+  iobase?: string;
+  irq?: string;
+  zpci?: { uid?: string; fid?: string };
+}
+
+/** Any device as decoded: what the address code reads of it. */
+export interface Dev {
+  address?: Address;
+  [key: string]: any;
+}
+
+/** A device met in libvirt's walk: its kind, its place and the (draft) device itself. */
+export interface DevRef {
+  readonly kind: string;
+  /** Position among devices of its kind (0 for a single device). */
+  readonly index: number;
+  readonly path: string;
+  readonly dev: Dev;
+}
+
+/** Device kinds with one element (the rest are arrays under these keys). */
+const WALK: ReadonlyArray<readonly [kind: string, key: string, many: boolean]> = [
+  ['disk', 'disks', true],
+  ['interface', 'interfaces', true],
+  ['sound', 'sounds', true],
+  ['hostdev', 'hostdevs', true],
+  ['video', 'videos', true],
+  ['controller', 'controllers', true],
+  ['smartcard', 'smartcards', true],
+  ['serial', 'serials', true],
+  ['parallel', 'parallels', true],
+  ['channel', 'channels', true],
+  ['console', 'consoles', true],
+  ['input', 'inputs', true],
+  ['filesystem', 'filesystems', true],
+  ['watchdog', 'watchdog', false],
+  ['memballoon', 'memballoon', false],
+  ['rng', 'rngs', true],
+  ['nvram', 'nvram', false],
+  ['hub', 'hubs', true],
+  ['shmem', 'shmems', true],
+  ['tpm', 'tpms', true],
+  ['panic', 'panics', true],
+  ['memory', 'memoryDevices', true],
+  ['redirdev', 'redirdevs', true],
+  ['iommu', 'iommu', false],
+  ['vsock', 'vsock', false],
+];
+
+/** The array of devices of a kind (empty when there is none). */
+export function devs(def: DomainDraft, key: string): Dev[] {
+  const v = (def.devices as Record<string, unknown> | undefined)?.[key];
+  return (v as Dev[] | undefined) ?? [];
+}
+
+/** The single device of a kind (watchdog, memballoon, nvram, iommu, vsock). */
+export function single(def: DomainDraft, key: string): Dev | undefined {
+  return (def.devices as Record<string, unknown> | undefined)?.[key] as Dev | undefined;
+}
+
+export function devicePath(kind: string, index: number, many = true): string {
+  return many ? `/domain/devices/${kind}[${index + 1}]` : `/domain/devices/${kind}`;
+}
+
+/**
+ * virDomainSkipBackcompatConsole: the first <console> of an HVM guest that
+ * only mirrors a serial port is not a device of its own.
+ */
+export function isBackcompatConsole(def: DomainDraft, index: number, console: Dev): boolean {
+  const t = console.target?.type as string | undefined;
+  return index === 0 && (t === undefined || t === 'serial' || t === 'none') && (def.os?.type?.text ?? 'hvm') === 'hvm';
+}
+
+/** virDomainDeviceInfoIterate: every device that carries device info, in libvirt's order. */
+export function walkDevices(def: DomainDraft): DevRef[] {
+  const out: DevRef[] = [];
+  for (const [kind, key, many] of WALK) {
+    if (many) {
+      devs(def, key).forEach((dev, index) => {
+        if (kind === 'console' && isBackcompatConsole(def, index, dev)) return;
+        out.push({ kind, index, path: devicePath(kind, index), dev });
+      });
+    } else {
+      const dev = single(def, key);
+      if (dev) out.push({ kind, index: 0, path: devicePath(kind, 0, false), dev });
+    }
+  }
+  return out;
+}
+
+/**
+ * An unsigned number as libvirt's virStrToLong_ui* reads it: base 0 takes
+ * 0x… as hex and a leading 0 as octal. Undefined when absent; NaN when it
+ * does not parse (the parse-time checks have already rejected those).
+ */
+export function num(s: string | undefined, base: 0 | 10 | 16 = 10): number | undefined {
+  if (s === undefined) return undefined;
+  const t = s.trim();
+  let m: RegExpExecArray | null;
+  if (base === 16 || (base === 0 && /^[+]?0[xX]/.test(t))) {
+    m = /^\+?(?:0[xX])?([0-9a-fA-F]+)$/.exec(t);
+    return m ? parseInt(m[1]!, 16) : NaN;
+  }
+  if (base === 0 && /^\+?0[0-7]+$/.test(t)) return parseInt(t.replace(/^\+/, ''), 8);
+  m = /^\+?([0-9]+)$/.exec(t);
+  return m ? parseInt(m[1]!, 10) : NaN;
+}
+
+export function hex(n: number, width = 0): string {
+  return n.toString(16).padStart(width, '0');
+}
+
+/** The machine type as the domain states it (already canonical after the domain post-parse). */
+function machineOf(def: DomainDraft): string {
+  return (def.os?.type?.machine as string | undefined) ?? '';
+}
+
+function isX86(def: DomainDraft, arch: string): boolean {
+  const a = (def.os?.type?.arch as string | undefined) ?? arch;
+  return a === 'x86_64' || a === 'i686';
+}
+
+/** qemuDomainIsQ35. */
+export function isQ35(def: DomainDraft, arch: string): boolean {
+  const m = machineOf(def);
+  return isX86(def, arch) && (m === 'q35' || m.startsWith('pc-q35-'));
+}
+
+/** qemuDomainIsI440FX. */
+export function isI440FX(def: DomainDraft, arch: string): boolean {
+  const m = machineOf(def);
+  return isX86(def, arch) && (m === 'pc' || m.startsWith('pc-0.') || m.startsWith('pc-1.') || m.startsWith('pc-i440fx-') || m.startsWith('rhel'));
+}
+
+/**
+ * The QEMU capabilities address assignment consults (libvirt's
+ * QEMU_CAPS_*). Every QEMU libvirt 9.0 supports for x86 has them all; the
+ * set is kept apart so a host reporting otherwise can be honoured.
+ */
+export interface AddressCaps {
+  /** QEMU_CAPS_VIRTIO_PCI_TRANSITIONAL: virtio devices are PCI Express on q35. */
+  readonly virtioPciTransitional: boolean;
+  /** QEMU_CAPS_DEVICE_PCIE_PCI_BRIDGE: legacy PCI behind pcie-root-port + pcie-to-pci-bridge. */
+  readonly pciePciBridge: boolean;
+  /** QEMU_CAPS_DEVICE_PCIE_ROOT_PORT: root ports are `pcie-root-port`, not `ioh3420`. */
+  readonly pcieRootPort: boolean;
+  /** QEMU_CAPS_DEVICE_VIRTIO_MMIO: a virtio disk with a virtio-mmio address is left alone. */
+  readonly virtioMmio: boolean;
+}
+
+export const MODERN_QEMU: AddressCaps = { virtioPciTransitional: true, pciePciBridge: true, pcieRootPort: true, virtioMmio: true };
+
+/** The capabilities for this parse: the driver data's `addressCaps` when it has one, else a modern QEMU's. */
+export function addressCaps(data: unknown): AddressCaps {
+  const c = (data as { addressCaps?: Partial<AddressCaps> } | undefined)?.addressCaps;
+  return c ? { ...MODERN_QEMU, ...c } : MODERN_QEMU;
+}
+
+/** The arch of the guest, for the machine predicates. */
+export function archOf(data: unknown): string {
+  return (data as { arch?: string } | undefined)?.arch ?? 'x86_64';
+}
