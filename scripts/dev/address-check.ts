@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { produce } from 'immer';
 import { bookwormQemuCaps } from '../../packages/model/src/caps/index.ts';
 import { formatDomainXML } from '../../packages/model/src/domain/format.ts';
-import { parseDomain } from '../../packages/model/src/domain/parse.ts';
+import { readDomain as parseDomain } from '../../packages/model/src/domain/parse.ts';
 import type { DomainDef } from '../../packages/model/src/domain/types.ts';
 import { domainRules } from '../../packages/model/src/postparse/rules.ts';
 import { qemuAddressRules } from '../../packages/model/src/drivers/qemu/addresses.ts';

@@ -3,7 +3,9 @@ export { readXml, DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, type ReadOptions } from 
 export { writeXml } from './xml/write.ts';
 export type { XmlElement, XmlNode } from './xml/tree.ts';
 export type { Warning } from './codec/codec.ts';
-export { parseDomain, parseDomainXML, parseDevice, parseDeviceXML, DEVICE_KINDS, type ParseOptions, type Parsed } from './domain/parse.ts';
+export { readDomain, readDevice, DEVICE_KINDS, type ParseOptions } from './domain/parse.ts';
+export { parseDomain, parseDomainXML, parseDevice, parseDeviceXML, type GenericParseOptions, type Parsed } from './parse.ts';
+export { genericDriver } from './drivers/generic.ts';
 export { formatDomainXML, formatDeviceXML } from './domain/format.ts';
 export type * from './domain/types.ts';
 export * from './caps/index.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { VirtError } from '../errors.ts';
 import { formatDeviceXML, formatDomainXML } from './format.ts';
-import { parseDevice, parseDomain, parseDomainXML } from './parse.ts';
+import { parseDevice, parseDomain, parseDomainXML } from '../parse.ts';
 
 const random = (b: Uint8Array) => b.fill(0xab);
 

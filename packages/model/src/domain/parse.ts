@@ -43,7 +43,8 @@ export interface Parsed<T> {
   readonly warnings: readonly Warning[];
 }
 
-export function parseDomain(xml: string | Uint8Array, opts: ParseOptions = {}): Parsed<DomainDef> {
+/** Parse time only (libvirt's virDomainDefParseXML): no post-parse, no validation. */
+export function readDomain(xml: string | Uint8Array, opts: ParseOptions = {}): Parsed<DomainDef> {
   const root = readXml(xml, opts);
   if (root.name !== 'domain') throw new VirtError('XML_ERROR', `expecting root element of 'domain', not '${root.name}'`, `/${root.name}`);
   const warnings: Warning[] = [];
@@ -53,21 +54,15 @@ export function parseDomain(xml: string | Uint8Array, opts: ParseOptions = {}): 
   return { def: freeze(draft, true) as DomainDef, warnings };
 }
 
-export function parseDomainXML(xml: string | Uint8Array, opts?: ParseOptions): DomainDef {
-  return parseDomain(xml, opts).def;
-}
 
 export const DEVICE_KINDS = Object.keys(devicesSpec.children).filter((k) => k !== 'emulator') as DeviceKind[];
 
-/** Parses one device (as attach-device does) into its tagged definition. */
-export function parseDevice(xml: string | Uint8Array, opts: ParseOptions = {}): Parsed<DeviceDef> {
+/** One device at parse time only (libvirt's virDomainDeviceDefParse before its post-parse). */
+export function readDevice(xml: string | Uint8Array, opts: ParseOptions = {}): Parsed<DeviceDef> {
   const root = readXml(xml, { documentName: '(device_definition)', ...opts });
   return decodeDevice(root, opts);
 }
 
-export function parseDeviceXML(xml: string | Uint8Array, opts?: ParseOptions): DeviceDef {
-  return parseDevice(xml, opts).def;
-}
 
 function decodeDevice(root: XmlElement, opts: ParseOptions): Parsed<DeviceDef> {
   const kind = root.name as DeviceKind;

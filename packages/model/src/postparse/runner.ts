@@ -13,12 +13,12 @@ import { freeze, produce } from 'immer';
 import { VirtError } from '../errors.ts';
 import type { Capabilities } from '../caps/types.ts';
 import type { Warning } from '../codec/codec.ts';
-import { parseDevice, parseDomain } from '../domain/parse.ts';
+import { readDevice, readDomain } from '../domain/parse.ts';
 import type { DeviceDef, DomainDef } from '../domain/types.ts';
 import type { ReadOptions } from '../xml/read.ts';
-import { listDevices, getDevice, setDevice, deviceKey } from './devices.ts';
+import { type DeviceRef, listDevices, getDevice, setDevice, deviceKey } from './devices.ts';
 import { checkDeviceFeatures, checkDomainFeatures } from './features.ts';
-import { genericAfterDomain, genericCommon, genericDevice, genericDeviceValidate, genericDomainValidate, genericEarly } from './generic/index.ts';
+import { genericCommon, genericDevice, genericDeviceValidate, genericDomainValidate, genericEarly } from './generic/index.ts';
 import type { DriverRegistry } from './registry.ts';
 import { deviceRules, deviceValidators, domainRules, domainValidators, makeRecorder, type Recorder } from './rules.ts';
 import type { Ctx, DriverConf, ParseFlags, PolicyStage, Provenance } from './types.ts';
@@ -45,10 +45,9 @@ export interface PostParseResult<T> {
 const DEFAULT_FLAGS: ParseFlags = { inactive: true, abiUpdate: true, skipValidate: false };
 
 const runGenericEarly = domainRules(genericEarly);
-const runGenericAfterDomain = domainRules(genericAfterDomain);
-const runGenericDevice = deviceRules(genericDevice);
+const runGenericDevices = domainRules(genericDevice);
 const runGenericCommon = domainRules(genericCommon);
-const runGenericDeviceValidate = deviceValidators(genericDeviceValidate);
+const runGenericDeviceValidate = domainValidators(genericDeviceValidate);
 const runGenericDomainValidate = domainValidators(genericDomainValidate);
 
 function defaultRandom(bytes: Uint8Array): Uint8Array {
@@ -88,7 +87,7 @@ function pickDriver(def: { type?: string }, opts: PostParseOptions): DriverConf<
 
 /** Parses a domain XML and runs the full post-parse for its driver. */
 export function defineDomain(xml: string | Uint8Array, opts: PostParseOptions): PostParseResult<DomainDef> {
-  const parsed = parseDomain(xml, {
+  const parsed = readDomain(xml, {
     ...opts.read,
     ...(opts.random ? { random: opts.random } : {}),
     driverDefaults: (type) => {
@@ -114,17 +113,20 @@ export function postParseDomain(parsed: DomainDef, opts: PostParseOptions): Post
   (ctx as { data: unknown }).data = driver.createData ? driver.createData(opts.caps, def) : undefined;
   def = as('generic', () => runGenericEarly(def, ctx));
   if (driver.domainPostParse) def = as(driver.name, () => driver.domainPostParse!(def, ctx));
-  def = as('generic', () => runGenericAfterDomain(def, ctx));
-  for (const ref of listDevices(def)) {
-    ctx.devicePath = ref.path;
-    let dev = getDevice(def, ref)!;
-    if (driver.devicePostParse) dev = as(driver.name, () => driver.devicePostParse!(dev, def, ctx));
-    dev = as('generic', () => runGenericDevice(dev, def, ctx));
-    checkDeviceFeatures(dev, driver, ref.path);
-    if (dev.def !== getDevice(def, ref)!.def) def = setDevice(def, ref, dev);
-  }
-  ctx.devicePath = undefined;
+  def = driverDevicePass(def, listDevices(def), driver, s);
+  def = as('generic', () => runGenericDevices(def, ctx));
   def = as('generic', () => runGenericCommon(def, ctx));
+  // §8.11–8.13: the primary video, the first serial and SCSI controllers without a model
+  // (often implicit ones) go through the device post-parse again.
+  const again = listDevices(def).filter((r) => {
+    if ((r.kind === 'video' || r.kind === 'serial') && r.index === 0) return true;
+    const c = r.kind === 'controller' ? (getDevice(def, r)!.def as { type?: string; model?: string }) : undefined;
+    return c?.type === 'scsi' && c.model === undefined;
+  });
+  if (again.length) {
+    def = driverDevicePass(def, again, driver, s);
+    def = as('generic', () => runGenericDevices(def, ctx));
+  }
   if (driver.assignAddresses) def = as(driver.name, () => driver.assignAddresses!(def, ctx));
   def = checkDomainFeatures(def, driver);
   if (!ctx.flags.skipValidate) validateDomain(def, driver, ctx);
@@ -135,15 +137,35 @@ export function postParseDomain(parsed: DomainDef, opts: PostParseOptions): Post
   return { def: freeze(def, true), provenance: s.provenance, warnings: [], driver: driver.name };
 }
 
-function validateDomain(def: DomainDef, driver: DriverConf<any>, ctx: Session['ctx']): void {
-  driver.domainValidate?.(def, ctx);
-  for (const ref of listDevices(def)) {
+/** The driver's device callback and the feature checks, for the given devices in order. */
+function driverDevicePass(def: DomainDef, refs: readonly DeviceRef[], driver: DriverConf<any>, s: Session): DomainDef {
+  const { ctx } = s;
+  s.setActor(driver.name);
+  for (const ref of refs) {
     ctx.devicePath = ref.path;
-    const dev = getDevice(def, ref)!;
-    runGenericDeviceValidate(dev, def, ctx);
-    driver.deviceValidate?.(dev, def, ctx);
+    const before = getDevice(def, ref)!;
+    const dev = driver.devicePostParse ? driver.devicePostParse(before, def, ctx) : before;
+    checkDeviceFeatures(dev, driver, ref.path);
+    if (dev.def !== before.def) def = setDevice(def, ref, dev);
   }
   ctx.devicePath = undefined;
+  return def;
+}
+
+/**
+ * virDomainDefValidate: the driver's domain check, the generic device checks,
+ * the driver's device checks, then the generic domain checks.
+ */
+function validateDomain(def: DomainDef, driver: DriverConf<any>, ctx: Session['ctx']): void {
+  driver.domainValidate?.(def, ctx);
+  runGenericDeviceValidate(def, ctx);
+  if (driver.deviceValidate) {
+    for (const ref of listDevices(def)) {
+      ctx.devicePath = ref.path;
+      driver.deviceValidate(getDevice(def, ref)!, def, ctx);
+    }
+    ctx.devicePath = undefined;
+  }
   runGenericDomainValidate(def, ctx);
 }
 
@@ -167,25 +189,28 @@ function runStage(stage: PolicyStage, def: DomainDef, ctx: Session['ctx']): Doma
  * validation; none of the domain-level steps.
  */
 export function defineDevice(xml: string | Uint8Array, domain: DomainDef, opts: PostParseOptions): PostParseResult<DeviceDef> {
-  const parsed = parseDevice(xml, { ...opts.read, ...(opts.random ? { random: opts.random } : {}) });
+  const parsed = readDevice(xml, { ...opts.read, ...(opts.random ? { random: opts.random } : {}) });
   const driver = pickDriver(domain, opts);
   const s = session(driver, opts);
   const { ctx } = s;
-  const { many } = deviceKey(parsed.def.kind);
   // The device's path is the one it will have once attached: after the existing ones.
-  const existing = (domain.devices as Record<string, unknown> | undefined)?.[deviceKey(parsed.def.kind).key];
-  const position = many ? ((existing as unknown[] | undefined)?.length ?? 0) + 1 : undefined;
-  ctx.devicePath = `/domain/devices/${parsed.def.kind}${position ? `[${position}]` : ''}`;
+  const ref = appendedRef(domain, parsed.def.kind);
+  ctx.devicePath = ref.path;
   (ctx as { data: unknown }).data = driver.createData ? driver.createData(opts.caps, domain) : undefined;
   let dev = parsed.def;
   s.setActor(driver.name);
   if (driver.devicePostParse) dev = driver.devicePostParse(dev, domain, ctx);
+  checkDeviceFeatures(dev, driver, ref.path);
+  // The generic per-device rules see the device in its domain, as libvirt computes
+  // serial ports and drive addresses against the existing definition.
   s.setActor('generic');
-  dev = runGenericDevice(dev, domain, ctx);
-  checkDeviceFeatures(dev, driver, ctx.devicePath);
+  let holder = withDevice(domain, ref, dev);
+  holder = runGenericDevices(holder, ctx);
+  dev = getDevice(holder, ref)!;
   if (!ctx.flags.skipValidate) {
-    runGenericDeviceValidate(dev, domain, ctx);
-    driver.deviceValidate?.(dev, domain, ctx);
+    runGenericDeviceValidate(holder, ctx);
+    ctx.devicePath = ref.path;
+    driver.deviceValidate?.(dev, holder, ctx);
   }
   for (const stage of [...(opts.registry?.stages ?? []), ...(opts.stages ?? [])]) {
     if (!stage.device) continue;
@@ -193,6 +218,23 @@ export function defineDevice(xml: string | Uint8Array, domain: DomainDef, opts: 
     dev = stage.device(dev, domain, ctx) ?? dev;
   }
   return { def: freeze(dev, true), provenance: s.provenance, warnings: parsed.warnings, driver: driver.name };
+}
+
+/** Where a new device of this kind goes: after the existing ones. */
+function appendedRef(domain: DomainDef, kind: DeviceDef['kind']): DeviceRef {
+  const { key, many } = deviceKey(kind);
+  const existing = (domain.devices as Record<string, unknown> | undefined)?.[key];
+  const index = many ? ((existing as unknown[] | undefined)?.length ?? 0) : 0;
+  return { kind, index, path: `/domain/devices/${kind}${many ? `[${index + 1}]` : ''}` };
+}
+
+function withDevice(domain: DomainDef, ref: DeviceRef, dev: DeviceDef): DomainDef {
+  const { key, many } = deviceKey(ref.kind);
+  return produce(domain, (d) => {
+    const target = (d.devices ??= {}) as Record<string, unknown>;
+    if (many) ((target[key] ??= []) as unknown[])[ref.index] = dev.def;
+    else target[key] = dev.def;
+  });
 }
 
 export interface Attached {
@@ -213,18 +255,11 @@ export interface Attached {
 export function attachDevice(domain: DomainDef, xml: string | Uint8Array, opts: PostParseOptions): PostParseResult<Attached> {
   const single = defineDevice(xml, domain, opts);
   const { key, many } = deviceKey(single.def.kind);
-  const devs = (domain.devices ?? {}) as Record<string, unknown>;
-  if (!many && devs[key] !== undefined) {
+  if (!many && (domain.devices as Record<string, unknown> | undefined)?.[key] !== undefined) {
     throw new VirtError('OPERATION_INVALID', `domain already has a ${single.def.kind} device`, `/domain/devices/${single.def.kind}`);
   }
-  const index = many ? ((devs[key] as unknown[] | undefined)?.length ?? 0) : 0;
-  const joined = produce(domain, (d) => {
-    const target = (d.devices ??= {}) as Record<string, unknown>;
-    if (many) ((target[key] ??= []) as unknown[]).push(single.def.def);
-    else target[key] = single.def.def;
-  });
-  const whole = postParseDomain(joined, opts);
-  const ref = { kind: single.def.kind, index, path: `/domain/devices/${single.def.kind}${many ? `[${index + 1}]` : ''}` };
+  const ref = appendedRef(domain, single.def.kind);
+  const whole = postParseDomain(withDevice(domain, ref, single.def), opts);
   const device = getDevice(whole.def, ref)!;
   return {
     def: freeze({ domain: whole.def, device, path: ref.path }, true),

@@ -9,6 +9,7 @@
  * console/serial back-compat (virDomainDefAddConsoleCompat and the console
  * formatter) and the source checks of virDomainChrSourceDefValidate.
  */
+import { deepClone } from '../../util/clone.ts';
 import { VirtError } from '../../errors.ts';
 import type { Unknown } from '../../codec/spec.ts';
 import { deviceList, devicePath, parseUInt32 } from './generic-helpers.ts';
@@ -319,24 +320,44 @@ function parseChr(c: Chr, kind: ChrKind, path: string, ctx: ParseContext): numbe
 const X86 = ['i686', 'x86_64'];
 
 /**
- * The chr devices' parse and per-device post-parse: sources, targets, then
- * ports — parallels and consoles at parse time, ISA serials in their own pass,
- * then any port still unset takes (highest port of its kind) + 1.
+ * The chr devices' parse: sources and targets; ports of parallels and
+ * consoles are set at parse time, other ports are left unset ('-1') for
+ * chardevPorts, which runs after the driver's device callbacks as libvirt's
+ * virDomainChrDefPostParse does.
  */
 export const chardevs: ParseRule = (def, ctx) => {
-  const ports = new Map<Chr, number>();
+  for (const [kind, key] of CHR_KINDS) {
+    const list = deviceList<Chr>(def, key);
+    const ports: number[] = [];
+    list.forEach((c, i) => {
+      let port = parseChr(c, kind, devicePath(ctx, kind, i), ctx);
+      if (!ctx.deviceOnly && kind === 'parallel' && port === -1) port = 1 + Math.max(-1, ...ports);
+      if (!ctx.deviceOnly && kind === 'console') port = i;
+      ports.push(port);
+      if (kind !== 'channel') c.target!.port = String(port);
+    });
+  }
+  // virDomainChrSourceDefValidate, per device.
+  for (const [kind, key] of CHR_KINDS) {
+    deviceList<Chr>(def, key).forEach((c, i) => {
+      const t = c.target!.type;
+      validateSource(c, devicePath(ctx, kind, i), kind === 'channel' && (t === 'virtio' || t === 'xen'));
+    });
+  }
+};
+
+/**
+ * virDomainChrIsaSerialDefPostParse then virDomainChrDefPostParse: ISA serial
+ * ports, a console without target type becomes 'serial', isa-debug only on
+ * x86, and every port still unset takes (highest port of its kind) + 1.
+ */
+export const chardevPorts: ParseRule = (def, ctx) => {
   const lists = new Map<ChrKind, Chr[]>();
+  const ports = new Map<Chr, number>();
   for (const [kind, key] of CHR_KINDS) {
     const list = deviceList<Chr>(def, key);
     lists.set(kind, list);
-    list.forEach((c, i) => {
-      let port = parseChr(c, kind, devicePath(ctx, kind, i), ctx);
-      if (!ctx.deviceOnly && kind === 'parallel' && port === -1) {
-        port = 1 + Math.max(-1, ...list.slice(0, i).map((p) => ports.get(p)!));
-      }
-      if (!ctx.deviceOnly && kind === 'console') port = i;
-      ports.set(c, port);
-    });
+    for (const c of list) ports.set(c, c.target?.port === undefined ? -1 : Number(c.target.port));
   }
   if (!ctx.deviceOnly) isaSerialPorts(lists.get('serial')!, ports);
   const arch = def.os?.type?.arch;
@@ -344,8 +365,9 @@ export const chardevs: ParseRule = (def, ctx) => {
     const list = lists.get(kind)!;
     list.forEach((c, i) => {
       const path = devicePath(ctx, kind, i);
-      if (kind === 'console' && c.target!.type === 'none') c.target!.type = 'serial';
-      if (kind === 'serial' && c.target!.type === 'isa-debug' && arch !== undefined && !X86.includes(arch)) {
+      c.target ??= {};
+      if (kind === 'console' && (c.target.type === 'none' || c.target.type === undefined)) c.target.type = 'serial';
+      if (kind === 'serial' && c.target.type === 'isa-debug' && arch !== undefined && !X86.includes(arch)) {
         throw new VirtError('CONFIG_UNSUPPORTED', 'isa-debug serial type only valid on x86 architecture', `${path}/target/@type`);
       }
       if (kind !== 'channel' && ports.get(c) === -1) ports.set(c, 1 + Math.max(-1, ...list.map((p) => ports.get(p)!)));
@@ -358,13 +380,6 @@ export const chardevs: ParseRule = (def, ctx) => {
       // A serial's target type is written only when set.
       if (kind === 'serial' && c.target!.type === 'none') delete c.target!.type;
     }
-  }
-  // virDomainChrSourceDefValidate, per device.
-  for (const [kind] of CHR_KINDS) {
-    lists.get(kind)!.forEach((c, i) => {
-      const t = c.target!.type;
-      validateSource(c, devicePath(ctx, kind, i), kind === 'channel' && (t === 'virtio' || t === 'xen'));
-    });
   }
 };
 
@@ -393,7 +408,7 @@ function isaSerialPorts(serials: Chr[], ports: Map<Chr, number>): void {
 }
 
 function clone<T>(v: T): T {
-  return structuredClone(v);
+  return deepClone(v);
 }
 
 /** The console libvirt writes in place of a serial-aliasing console: the serial itself, relabelled. */

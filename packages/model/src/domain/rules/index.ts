@@ -12,7 +12,7 @@ import { vcpu } from './vcpu.ts';
 import { graphicsDefaults, spiceListenNone } from './graphics.ts';
 import { bootOrder, clockOffset, defaultArch, osBootDevices } from './defaults.ts';
 import { controllerDefaults, controllerIndexes, controllerOrder, duplicateControllers, implicitControllers } from './controllers.ts';
-import { chardevs, consoleCompat, otherChardevSources } from './chardev.ts';
+import { chardevPorts, chardevs, consoleCompat, otherChardevSources } from './chardev.ts';
 import { onePrimaryVideo, primaryVideo, primaryVideoFirst, videoDefaults, videoValidate } from './video.ts';
 import { deviceParseChecks } from './device-parse.ts';
 import { featuresParse, seclabelsParse, sysinfoParse, sysinfoUuidDefault } from './domain-parse.ts';
@@ -37,32 +37,33 @@ export interface ParseContext {
 
 export type ParseRule = (def: DomainDraft, ctx: ParseContext) => void;
 
-/** Rules about the whole domain, in libvirt's order. */
+/** Parse time, about the whole domain, in libvirt's order (virDomainDefParseXML). */
 const domainRules: ParseRule[] = [domainType, name, sysinfoUuidDefault, uuid, genid, titleAndDescription, osType, memorySizes, vcpu, lifecycle, primaryVideoFirst, defaultArch, clockOffset, osBootDevices, seclabelsParse, numaCellsParse, numatuneParse, cputuneParse, cputunePinsAndScheds, cputuneResctrl, featuresParse];
-/** Rules about devices; they also run for a device parsed alone. */
-const deviceRules: ParseRule[] = [diskDefaults, macAddresses, graphicsDefaults, videoDefaults, videoValidate, chardevs, otherChardevSources, deviceParseChecks, controllerDefaults];
-/** Whole-domain checks that need every device parsed. */
-const finalRules: ParseRule[] = [
-  sysinfoParse,
-  currentMemory,
-  controllerOrder,
-  controllerIndexes,
-  devicePostParseChecks,
-  domainPostParseChecks,
-  duplicateControllers,
-  bootOrder,
-  spiceListenNone,
-  consoleCompat,
-  implicitControllers,
-  primaryVideo,
-  onePrimaryVideo,
-  validateDevices,
-  duplicateDiskTargets,
-  validateDomain,
-];
+/** Parse time, about devices; they also run for a device parsed alone. */
+const deviceRules: ParseRule[] = [diskDefaults, macAddresses, graphicsDefaults, chardevs, otherChardevSources, deviceParseChecks, controllerDefaults];
+/** Parse time, once every device is read: sysinfo and the controllers' insertion order. */
+const finalRules: ParseRule[] = [sysinfoParse, controllerOrder];
 
 export function applyParseRules(def: DomainDraft, ctx: ParseContext): void {
   if (!ctx.deviceOnly) for (const rule of domainRules) rule(def, ctx);
   for (const rule of deviceRules) rule(def, ctx);
   if (!ctx.deviceOnly) for (const rule of finalRules) rule(def, ctx);
 }
+
+/**
+ * The rules of libvirt's generic post-parse and validation written against the
+ * whole draft; postparse/generic runs them at their place between the
+ * driver's callbacks.
+ */
+export const postParseRules = {
+  /** virDomainAssignControllerIndexes, before the driver's domain callback. */
+  early: { controllerIndexes },
+  /** virDomainDeviceDefPostParseCommon and the ISA serial pass, after the driver's device callbacks. */
+  device: { chardevPorts, videoDefaults, devicePostParseChecks },
+  /** virDomainDefPostParseCommon, in its order. */
+  common: { currentMemory, domainPostParseChecks, duplicateControllers, bootOrder, consoleCompat, implicitControllers, primaryVideo, spiceListenNone },
+  /** virDomainDeviceDefValidateInternal, per device. */
+  validateDevices: { videoValidate, validateDevices },
+  /** virDomainDefValidateInternal. */
+  validateDomain: { onePrimaryVideo, duplicateDiskTargets, validateDomain },
+} as const;

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { VirtError } from '../../errors.ts';
-import { parseDomainXML } from '../parse.ts';
+import { parseDomainXML } from '../../parse.ts';
 
 const random = (b: Uint8Array) => b.fill(0xab);
 

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { produce } from 'immer';
 import { bhyveCaps, bookwormQemuCaps } from '../../caps/index.ts';
 import { formatDomainXML } from '../../domain/format.ts';
-import { parseDomain } from '../../domain/parse.ts';
+import { readDomain as parseDomain } from '../../domain/parse.ts';
 import { VirtError } from '../../errors.ts';
 import { defineDomain, postParseDomain } from '../../postparse/runner.ts';
 import type { Provenance } from '../../postparse/types.ts';

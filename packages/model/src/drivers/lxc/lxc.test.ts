@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { produce } from 'immer';
 import { bookwormQemuCaps, lxcCaps, LXC_EMULATOR_FEDORA } from '../../caps/index.ts';
 import { formatDomainXML } from '../../domain/format.ts';
-import { parseDomain } from '../../domain/parse.ts';
+import { readDomain as parseDomain } from '../../domain/parse.ts';
 import { VirtError } from '../../errors.ts';
 import { defineDomain, postParseDomain } from '../../postparse/runner.ts';
 import { defaultRegistry } from '../index.ts';

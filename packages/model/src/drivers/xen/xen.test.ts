@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { produce } from 'immer';
 import { bookwormQemuCaps, xenCaps } from '../../caps/index.ts';
 import { formatDomainXML } from '../../domain/format.ts';
-import { parseDomain } from '../../domain/parse.ts';
+import { readDomain as parseDomain } from '../../domain/parse.ts';
 import { VirtError } from '../../errors.ts';
 import { defineDomain, postParseDomain } from '../../postparse/runner.ts';
 import type { Provenance } from '../../postparse/types.ts';
@@ -141,7 +141,9 @@ describe('xen driver: device defaults', () => {
 
     const pv = postParseDomain(withBareVideo(hvm('<video/>', { os: PV })), { caps, registry, random });
     assert.equal(pv.def.devices?.videos?.[0]?.model?.type, 'xen');
-    assert.equal(pv.def.devices?.videos?.[0]?.model?.vram, undefined);
+    // libxl leaves a PV video's memory alone; libvirt's generic default for a xen video is 4096 KiB.
+    assert.equal(pv.def.devices?.videos?.[0]?.model?.vram, '4096');
+    assert.equal(prov(pv.provenance, '/domain/devices/video[1]/model/@vram').driver, 'generic');
   });
 
   it('gives disks the raw format, and network disks the qemu driver', () => {
