@@ -13,3 +13,4 @@ export * from './postparse/index.ts';
 export { defaultRegistry, qemuDriver, testDriver } from './drivers/index.ts';
 export { lxcDriver, xenDriver, bhyveDriver, makeLxcDriver, makeXenDriver, makeBhyveDriver, lxcLiveRootFilesystem } from './drivers/index.ts';
 export type { LxcData, LxcDriverOptions, XenData, XenDeviceModel, XenDriverOptions, BhyveData, BhyveDriverOptions } from './drivers/index.ts';
+export * from './events/index.ts';

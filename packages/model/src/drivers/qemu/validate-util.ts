@@ -6,6 +6,7 @@
 import type { GuestCaps } from '../../caps/types.ts';
 import type { DomainDef } from '../../domain/types.ts';
 import { VirtError, type ErrorCode } from '../../errors.ts';
+import { unitMultiplier } from '../../util/units.ts';
 import type { Ctx } from '../../postparse/types.ts';
 import type { QemuData } from './data.ts';
 
@@ -58,23 +59,12 @@ export function num(s: string | undefined): number | undefined {
   return undefined;
 }
 
-const UNITS: Record<string, number> = {
-  b: 1, bytes: 1,
-  k: 1024, kib: 1024, kb: 1000,
-  m: 1024 ** 2, mib: 1024 ** 2, mb: 1000 ** 2,
-  g: 1024 ** 3, gib: 1024 ** 3, gb: 1000 ** 3,
-  t: 1024 ** 4, tib: 1024 ** 4, tb: 1000 ** 4,
-  p: 1024 ** 5, pib: 1024 ** 5, pb: 1000 ** 5,
-  e: 1024 ** 6, eib: 1024 ** 6, eb: 1000 ** 6,
-};
-
-/** A scaled size in KiB (virDomainParseScaledValue, default unit KiB), rounded up; undefined when absent or unreadable. */
+/** A scaled size in KiB (default unit KiB), rounded up as libvirt stores it; undefined when absent or unreadable. */
 export function kib(value: string | undefined, unit: string | undefined): number | undefined {
   const n = num(value);
-  if (n === undefined) return undefined;
-  const scale = UNITS[(unit ?? 'KiB').toLowerCase()];
-  if (scale === undefined) return undefined;
-  return Math.ceil((n * scale) / 1024);
+  const mult = unitMultiplier(unit);
+  if (n === undefined || mult === undefined) return undefined;
+  return Number((BigInt(n) * mult + 1023n) / 1024n);
 }
 
 export function isPow2(n: number): boolean {
