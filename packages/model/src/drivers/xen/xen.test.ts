@@ -143,7 +143,7 @@ describe('xen driver: device defaults', () => {
     assert.equal(pv.def.devices?.videos?.[0]?.model?.type, 'xen');
     // libxl leaves a PV video's memory alone; libvirt's generic default for a xen video is 4096 KiB.
     assert.equal(pv.def.devices?.videos?.[0]?.model?.vram, '4096');
-    assert.equal(prov(pv.provenance, '/domain/devices/video[1]/model/@vram').driver, 'generic');
+    assert.equal(prov(pv.provenance, '/domain/devices/video[1]/model/@vram')?.driver, 'generic');
   });
 
   it('gives disks the raw format, and network disks the qemu driver', () => {
