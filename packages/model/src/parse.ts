@@ -18,19 +18,21 @@ export interface GenericParseOptions extends ParseOptions {
   readonly caps?: Capabilities;
   /** The domain a device is parsed against (parseDevice); an empty one by default. */
   readonly domain?: DomainDef;
+  /** Record what the generic layer filled (default false: parsing alone is faster without it). */
+  readonly provenance?: boolean;
 }
 
 export interface Parsed<T> {
   readonly def: T;
   /** What the model kept without understanding it. */
   readonly warnings: readonly Warning[];
-  /** What the generic layer filled, and why. */
+  /** What the generic layer filled, and why (with `provenance: true`). */
   readonly provenance: readonly Provenance[];
 }
 
 function runOptions(opts: GenericParseOptions) {
   const caps = opts.caps ?? { ...bookwormQemuCaps, host: { arch: opts.defArch ?? 'x86_64' } };
-  return { caps, driver: genericDriver, read: opts, ...(opts.random ? { random: opts.random } : {}), flags: { inactive: opts.inactive ?? true } };
+  return { caps, driver: genericDriver, read: opts, provenance: opts.provenance ?? false, ...(opts.random ? { random: opts.random } : {}), flags: { inactive: opts.inactive ?? true } };
 }
 
 export function parseDomain(xml: string | Uint8Array, opts: GenericParseOptions = {}): Parsed<DomainDef> {

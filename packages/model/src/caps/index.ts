@@ -5,8 +5,25 @@ export type * from './types.ts';
 export { buildQemuCaps, type QemuProbe } from './build.ts';
 export { parseCpuHelp, parseMachineHelp, parseQemuVersion } from './qemu-help.ts';
 export {
+  parseQemuCapsXml,
+  qemuCapsToCapabilities,
+  qemuVersionString,
+  readQemuCapsXml,
+  stripMachineAliases,
+  type QemuAccel,
+  type QemuCapsAccelInfo,
+  type QemuCapsCpu,
+  type QemuCapsGIC,
+  type QemuCapsMachine,
+  type QemuCapsReadOptions,
+  type QemuCapsToCapabilitiesOptions,
+  type QemuCapsXml,
+  type ReadQemuCapsOptions,
+} from './qemu-caps-xml.ts';
+export {
   bhyveCaps,
   capsLookupDetail,
+  wordsize,
   hasDomainType,
   lookupDomainData,
   lxcAlt32bitArch,

@@ -14,7 +14,8 @@ const WORDSIZE: Record<string, number> = {
   parisc: 32, parisc64: 64, sparc: 32, sparc64: 64, mips: 32, mipsel: 32, mips64: 64, mips64el: 64, ia64: 64, riscv64: 64,
 };
 
-function wordsize(arch: string): number {
+/** The guest word size libvirt reports for an arch (virArchGetWordSize), 64 when unlisted. */
+export function wordsize(arch: string): number {
   return WORDSIZE[arch] ?? 64;
 }
 

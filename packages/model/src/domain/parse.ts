@@ -22,6 +22,8 @@ export interface ParseOptions extends ReadOptions {
   readonly defArch?: string;
   /** Prefix of generated MAC addresses. Default 52:54:00, as libvirt's. */
   readonly macPrefix?: readonly [number, number, number];
+  /** Hand back an unfrozen draft (for the post-parse runner's in-place mode). */
+  readonly mutable?: boolean;
   /** The driver's parse-time defaults, looked up by the domain type once it is read. */
   readonly driverDefaults?: (domainType: string | undefined) => { defArch?: string; macPrefix?: readonly [number, number, number] } | undefined;
 }
@@ -51,7 +53,7 @@ export function readDomain(xml: string | Uint8Array, opts: ParseOptions = {}): P
   const draft = decode(root, domainSpec, '/domain', warnings) as DomainDraft;
   const ctx = parseContext({ ...opts, ...opts.driverDefaults?.(draft.type) }, warnings);
   applyParseRules(draft, ctx);
-  return { def: freeze(draft, true) as DomainDef, warnings };
+  return { def: (opts.mutable ? draft : freeze(draft, true)) as DomainDef, warnings };
 }
 
 

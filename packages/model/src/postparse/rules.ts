@@ -4,7 +4,7 @@
  * each rule runs in its own immer `produceWithPatches`, and every patch it
  * makes becomes `{path, value, driver, rule, why}`.
  */
-import { enablePatches, produceWithPatches, type Draft, type Patch } from 'immer';
+import { Immer, enablePatches, type Draft, type Patch } from 'immer';
 import type { AnySpec } from '../codec/spec.ts';
 import { devicesSpec } from '../domain/spec/devices.ts';
 import { domainSpec } from '../domain/spec/domain.ts';
@@ -13,6 +13,14 @@ import { leaves, xmlPath, type DataPath } from './paths.ts';
 import type { Ctx } from './types.ts';
 
 enablePatches();
+
+/**
+ * The runner freezes the finished definition once, deeply; freezing after
+ * every rule as well only costs time, so rules run on an Immer of their own
+ * without auto-freeze (the application's immer keeps its settings).
+ */
+const immer = new Immer({ autoFreeze: false });
+const produceWithPatches = immer.produceWithPatches.bind(immer);
 
 export interface DomainRule<Data = unknown> {
   readonly name: string;
@@ -47,6 +55,15 @@ export function recorderOf(ctx: Ctx<unknown>): Recorder | undefined {
   return (ctx as { recorder?: Recorder }).recorder;
 }
 
+/**
+ * Whether the runner handed a private working copy that rules may change in
+ * place: when nobody asked for provenance, immer's drafts and patches are
+ * pure overhead (the runner freezes the result once at the end).
+ */
+export function inPlace(ctx: Ctx<unknown>): boolean {
+  return (ctx as { inPlace?: boolean }).inPlace === true;
+}
+
 export function makeRecorder(driverOf: () => string, sink: (p: { path: string; value: string | null; driver: string; rule: string; why: string }) => void): Recorder {
   return {
     record(patches, spec, prefix, rule, why) {
@@ -65,6 +82,10 @@ export function makeRecorder(driverOf: () => string, sink: (p: { path: string; v
 /** A pure domain callback from rules, run in order, each recorded. */
 export function domainRules<Data>(rules: ReadonlyArray<DomainRule<Data>>): (def: DomainDef, ctx: Ctx<Data>) => DomainDef {
   return (def, ctx) => {
+    if (inPlace(ctx as Ctx<unknown>)) {
+      for (const rule of rules) rule.apply(def as Draft<DomainDef>, ctx);
+      return def;
+    }
     const rec = recorderOf(ctx as Ctx<unknown>);
     for (const rule of rules) {
       const [next, patches] = produceWithPatches(def, (d) => rule.apply(d, ctx));
@@ -80,6 +101,10 @@ const deviceSpecs = devicesSpec.children as Record<string, { spec: AnySpec }>;
 /** A pure device callback from rules: the rules whose kinds match run in order, each recorded. */
 export function deviceRules<Data>(rules: ReadonlyArray<DeviceRule<Data, any>>): (dev: DeviceDef, def: DomainDef, ctx: Ctx<Data>) => DeviceDef {
   return (dev, def, ctx) => {
+    if (inPlace(ctx as Ctx<unknown>)) {
+      for (const rule of rules) if (rule.kinds.includes(dev.kind)) rule.apply(dev.def as Draft<DeviceOf<DeviceKind>>, def, ctx, dev.kind);
+      return dev;
+    }
     const rec = recorderOf(ctx as Ctx<unknown>);
     let current = dev.def as DeviceOf<DeviceKind>;
     for (const rule of rules) {

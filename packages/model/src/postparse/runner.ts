@@ -33,6 +33,8 @@ export interface PostParseOptions {
   /** Extra stages for this call, after the registry's. */
   readonly stages?: readonly PolicyStage[];
   readonly read?: ReadOptions;
+  /** Record what each step filled and why (default true). Without it, rules run in place: faster. */
+  readonly provenance?: boolean;
 }
 
 export interface PostParseResult<T> {
@@ -55,7 +57,7 @@ function defaultRandom(bytes: Uint8Array): Uint8Array {
 }
 
 interface Session {
-  ctx: Ctx<any> & { recorder: Recorder; devicePath?: string };
+  ctx: Ctx<any> & { recorder: Recorder | undefined; inPlace: boolean; devicePath?: string };
   provenance: Provenance[];
   setActor(name: string): void;
 }
@@ -63,7 +65,8 @@ interface Session {
 function session(driver: DriverConf<any>, opts: PostParseOptions): Session {
   const provenance: Provenance[] = [];
   let actor = 'generic';
-  const recorder = makeRecorder(() => actor, (p) => provenance.push(p));
+  const wanted = opts.provenance !== false;
+  const recorder = wanted ? makeRecorder(() => actor, (p) => provenance.push(p)) : undefined;
   const ctx = {
     caps: opts.caps,
     data: undefined as unknown,
@@ -71,9 +74,10 @@ function session(driver: DriverConf<any>, opts: PostParseOptions): Session {
     driver,
     random: opts.random ?? defaultRandom,
     recorder,
+    inPlace: !wanted,
     devicePath: undefined as string | undefined,
     filled(path: string, value: string | null, why: string, rule = 'manual') {
-      provenance.push({ path, value, driver: actor, rule, why });
+      if (wanted) provenance.push({ path, value, driver: actor, rule, why });
     },
   };
   return { ctx, provenance, setActor: (n) => (actor = n) };
@@ -89,6 +93,7 @@ function pickDriver(def: { type?: string }, opts: PostParseOptions): DriverConf<
 export function defineDomain(xml: string | Uint8Array, opts: PostParseOptions): PostParseResult<DomainDef> {
   const parsed = readDomain(xml, {
     ...opts.read,
+    mutable: opts.provenance === false,
     ...(opts.random ? { random: opts.random } : {}),
     driverDefaults: (type) => {
       const d = opts.driver ?? (type !== undefined && opts.registry?.has(type) ? opts.registry.forType(type) : undefined);
@@ -108,7 +113,8 @@ export function postParseDomain(parsed: DomainDef, opts: PostParseOptions): Post
     s.setActor(name);
     return f();
   };
-  let def = parsed;
+  // In place, the rules need a private, unfrozen copy.
+  let def = ctx.inPlace && Object.isFrozen(parsed) ? (structuredClone(parsed) as DomainDef) : parsed;
   if (driver.domainPostParseBasic) def = as(driver.name, () => driver.domainPostParseBasic!(def, ctx));
   (ctx as { data: unknown }).data = driver.createData ? driver.createData(opts.caps, def) : undefined;
   def = as('generic', () => runGenericEarly(def, ctx));
@@ -146,7 +152,7 @@ function driverDevicePass(def: DomainDef, refs: readonly DeviceRef[], driver: Dr
     const before = getDevice(def, ref)!;
     const dev = driver.devicePostParse ? driver.devicePostParse(before, def, ctx) : before;
     checkDeviceFeatures(dev, driver, ref.path);
-    if (dev.def !== before.def) def = setDevice(def, ref, dev);
+    if (dev.def !== before.def) def = ctx.inPlace ? (withDevice(def, ref, dev, true), def) : setDevice(def, ref, dev);
   }
   ctx.devicePath = undefined;
   return def;
@@ -197,14 +203,14 @@ export function defineDevice(xml: string | Uint8Array, domain: DomainDef, opts: 
   const ref = appendedRef(domain, parsed.def.kind);
   ctx.devicePath = ref.path;
   (ctx as { data: unknown }).data = driver.createData ? driver.createData(opts.caps, domain) : undefined;
-  let dev = parsed.def;
+  let dev = ctx.inPlace ? (structuredClone(parsed.def) as DeviceDef) : parsed.def;
   s.setActor(driver.name);
   if (driver.devicePostParse) dev = driver.devicePostParse(dev, domain, ctx);
   checkDeviceFeatures(dev, driver, ref.path);
   // The generic per-device rules see the device in its domain, as libvirt computes
   // serial ports and drive addresses against the existing definition.
   s.setActor('generic');
-  let holder = withDevice(domain, ref, dev);
+  let holder = ctx.inPlace ? withDevice(structuredClone(domain) as DomainDef, ref, dev, true) : withDevice(domain, ref, dev);
   holder = runGenericDevices(holder, ctx);
   dev = getDevice(holder, ref)!;
   if (!ctx.flags.skipValidate) {
@@ -228,13 +234,19 @@ function appendedRef(domain: DomainDef, kind: DeviceDef['kind']): DeviceRef {
   return { kind, index, path: `/domain/devices/${kind}${many ? `[${index + 1}]` : ''}` };
 }
 
-function withDevice(domain: DomainDef, ref: DeviceRef, dev: DeviceDef): DomainDef {
+/** The domain with the device at `ref`: a new frozen domain, or, in place, the same one changed. */
+function withDevice(domain: DomainDef, ref: DeviceRef, dev: DeviceDef, inPlace = false): DomainDef {
   const { key, many } = deviceKey(ref.kind);
-  return produce(domain, (d) => {
+  const put = (d: { devices?: unknown }) => {
     const target = (d.devices ??= {}) as Record<string, unknown>;
     if (many) ((target[key] ??= []) as unknown[])[ref.index] = dev.def;
     else target[key] = dev.def;
-  });
+  };
+  if (inPlace) {
+    put(domain as { devices?: unknown });
+    return domain;
+  }
+  return produce(domain, put);
 }
 
 export interface Attached {

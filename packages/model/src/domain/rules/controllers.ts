@@ -117,9 +117,11 @@ function sortControllers(list: Controller[]): void {
 export const controllerOrder: ParseRule = (def) => sortControllers(controllers(def));
 
 /** The lowest index >= 0 no controller of `type` uses. */
-function unusedIndex(list: Controller[], type: string): number {
+/** The lowest index no controller of the type uses; `used` holds the indexes in use per type. */
+function unusedIndex(used: Map<string, Set<number>>, type: string): number {
+  const set = used.get(type);
   let n = 0;
-  while (list.some((c) => c.type === type && idx(c) === n)) n++;
+  while (set?.has(n)) n++;
   return n;
 }
 
@@ -132,6 +134,11 @@ function unusedIndex(list: Controller[], type: string): number {
  */
 export const controllerIndexes: ParseRule = (def) => {
   const list = controllers(def);
+  if (list.every((c) => c.index !== undefined)) return;
+  // Indexes in use per type, kept up to date as indexes are given: large PCI topologies have hundreds of controllers.
+  const used = new Map<string, Set<number>>();
+  const use = (type: string, n: number) => (used.get(type) ?? used.set(type, new Set()).get(type)!).add(n);
+  for (const c of list) if (c.index !== undefined) use(c.type!, idx(c));
   list.forEach((c, outer) => {
     if (c.index !== undefined) return;
     let prev: Controller | undefined;
@@ -145,7 +152,9 @@ export const controllerIndexes: ParseRule = (def) => {
       if (prev && !USB2.includes(prev.model ?? '')) prev = undefined;
       if (prev && list.some((o) => o.type === 'usb' && idx(o) === idx(prev!) && o.model === c.model)) prev = undefined;
     }
-    c.index = String(prev ? idx(prev) : unusedIndex(list, c.type!));
+    const n = prev ? idx(prev) : unusedIndex(used, c.type!);
+    c.index = String(n);
+    use(c.type!, n);
   });
   sortControllers(list);
 };

@@ -4,7 +4,8 @@
  * machine predicates, and readers for the decoded (string-valued) data.
  */
 import type { GuestCaps } from '../../caps/types.ts';
-import type { DomainDef } from '../../domain/types.ts';
+import type { DeviceKind, DomainDef } from '../../domain/types.ts';
+import type { DeviceValidator } from '../../postparse/rules.ts';
 import { VirtError, type ErrorCode } from '../../errors.ts';
 import { unitMultiplier } from '../../util/units.ts';
 import type { Ctx } from '../../postparse/types.ts';
@@ -37,6 +38,17 @@ export const QEMU_HOST = {
   swtpm: false,
   swtpmVersions: [] as readonly string[],
 } as const;
+
+/** A QEMU device validator for some device kinds. */
+export type DV<K extends DeviceKind> = DeviceValidator<QemuData, K>;
+
+/** The path of the device being validated (`/domain/devices/disk[2]`), or of a device parsed alone. */
+export function pathOf(ctx: Ctx<QemuData>, kind: string): string {
+  return ctx.devicePath ?? `/${kind}`;
+}
+
+/** The virtio model names interfaces, balloons and SCSI controllers share. */
+export const VIRTIO_MODELS = ['virtio', 'virtio-transitional', 'virtio-non-transitional'];
 
 // ------------------------------------------------------------ errors
 

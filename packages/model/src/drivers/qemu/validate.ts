@@ -5,7 +5,10 @@
  *   validate-disk.ts        device info (every device), disks
  *   validate-storage.ts     storage sources (disks and the loader's NVRAM)
  *   validate-controller.ts  controllers
- *   validate-devices.ts     every other device kind
+ *   validate-net.ts         interfaces
+ *   validate-chardev.ts     serial/parallel/channel/console, smartcards, RNGs, redirdevs
+ *   validate-display.ts     video, graphics, audio, sound, input
+ *   validate-devices.ts     the other kinds, and the list of every per-kind check
  *   validate-util.ts        the emulator's capability flags and host facts assumed, machine predicates
  * They throw libvirt's first error and never change the definition.
  */
