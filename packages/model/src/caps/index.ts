@@ -23,7 +23,6 @@ export {
 export {
   bhyveCaps,
   capsLookupDetail,
-  wordsize,
   hasDomainType,
   lookupDomainData,
   lxcAlt32bitArch,

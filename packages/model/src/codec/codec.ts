@@ -12,18 +12,27 @@ export interface Warning {
   readonly message: string;
 }
 
+interface CompiledChild {
+  readonly name: string;
+  readonly key: string;
+  readonly many: boolean;
+  readonly spec: AnySpec;
+}
 interface Compiled {
   readonly attrKeys: ReadonlyMap<string, string>;
-  readonly childKeys: ReadonlyMap<string, { key: string; many: boolean; spec: AnySpec }>;
+  readonly childKeys: ReadonlyMap<string, CompiledChild>;
+  /** The same, as arrays in spec order: encoding walks them for every element. */
+  readonly attrList: ReadonlyArray<readonly [xmlName: string, key: string]>;
+  readonly childList: readonly CompiledChild[];
 }
 const compiled = new WeakMap<ElementSpec, Compiled>();
 
 function compile(spec: ElementSpec): Compiled {
   let c = compiled.get(spec);
   if (!c) {
-    const attrKeys = new Map(spec.attrs.map((a) => [a, camel(a)] as const));
-    const childKeys = new Map(Object.entries(spec.children).map(([n, cs]) => [n, { key: cs.key ?? camel(n), many: cs.many, spec: cs.spec }] as const));
-    c = { attrKeys, childKeys };
+    const attrList = spec.attrs.map((a) => [a, camel(a)] as const);
+    const childList = Object.entries(spec.children).map(([n, cs]) => ({ name: n, key: cs.key ?? camel(n), many: cs.many, spec: cs.spec }));
+    c = { attrKeys: new Map(attrList), childKeys: new Map(childList.map((x) => [x.name, x])), attrList, childList };
     compiled.set(spec, c);
   }
   return c;
@@ -99,9 +108,10 @@ export function encode(name: string, value: unknown, spec: AnySpec): XmlElement 
   if (s.kind === 'leaf') return { name, attrs: {}, children: value === '' ? [] : [String(value)] };
   if (s.kind === 'raw') return value as XmlElement;
   const data = value as GenericElement;
-  const { attrKeys, childKeys } = compile(s);
+  const { attrList, childList } = compile(s);
   const attrs: Record<string, string> = {};
-  for (const [xmlName, key] of attrKeys) {
+  for (let i = 0; i < attrList.length; i++) {
+    const [xmlName, key] = attrList[i]!;
     const v = data[key];
     if (v !== undefined) attrs[xmlName] = v as string;
   }
@@ -111,16 +121,17 @@ export function encode(name: string, value: unknown, spec: AnySpec): XmlElement 
   if (typeof data['text'] === 'string' && data['text'] !== '') children.push(data['text']);
   const pending = unknown?.children;
   const flushAfter = (after: string | null) => {
-    if (pending) for (const u of pending) if (u.after === after) children.push(u.node);
+    for (const u of pending!) if (u.after === after) children.push(u.node);
   };
-  flushAfter(null);
-  for (const [xmlName, cs] of childKeys) {
+  if (pending) flushAfter(null);
+  for (let i = 0; i < childList.length; i++) {
+    const cs = childList[i]!;
     const v = data[cs.key];
     if (v !== undefined) {
-      if (cs.many) for (const item of v as unknown[]) children.push(encode(xmlName, item, cs.spec));
-      else children.push(encode(xmlName, v, cs.spec));
+      if (cs.many) for (const item of v as unknown[]) children.push(encode(cs.name, item, cs.spec));
+      else children.push(encode(cs.name, v, cs.spec));
     }
-    flushAfter(xmlName);
+    if (pending) flushAfter(cs.name);
   }
   return { name, attrs, children };
 }

@@ -71,6 +71,8 @@ export const hasPCIeRoot = (def: ControllerList): boolean => findController(def,
 /**
  * The capability flags libvirt 9.0.0 probed from QEMU 7.2 (qemu-system-x86_64,
  * Debian bookworm), as named in libvirt's caps cache; the snapshot's QEMU.
+ * Assumed for a guest whose capabilities do not carry its binary's flags
+ * (GuestCaps.qemuFlags, set when they were read from a caps cache).
  */
 const QEMU_7_2_X86_64_FLAGS = `kvm sdl no-hpet spice hda-duplex ccid-emulated ccid-passthru piix3-usb-uhci piix4-usb-uhci usb-ehci
 ich9-usb-ehci1 pci-ohci usb-redir usb-hub ich9-ahci no-acpi virtio-blk-pci.scsi scsi-disk.channel scsi-block hda-micro nec-usb-xhci
@@ -206,17 +208,31 @@ function x86DefaultCPU(binaryArch: string, machine: string): string | undefined 
   return binaryArch === 'x86_64' ? 'qemu64' : 'qemu32';
 }
 
+/** libvirt's domain type for an accelerator's list in the guest caps (virQEMUCapsGetAccel's inverse). */
+const ACCEL_DOMAIN = { kvm: 'kvm', hvf: 'hvf', tcg: 'qemu' } as const;
+
 export function createQemuData(caps: Capabilities, def: DomainDef, config: QemuConfig = DEFAULT_QEMU_CONFIG): QemuData {
   const arch = def.os?.type?.arch ?? caps.host.arch;
   const guest = guestOf(caps, def);
   const binaryArch = guest?.arch ?? arch;
   const accel = def.type === 'kvm' ? 'kvm' : def.type === 'hvf' ? 'hvf' : 'tcg';
-  const flags = flagsFor(binaryArch);
-  const machines = (guest?.machines ?? []).filter((m) => m.name !== 'none');
+  // The binary's own flags when the caps carry them (read from libvirt's caps cache), else the assumed list.
+  const flags: ReadonlySet<string> = guest?.qemuFlags ? new Set(guest.qemuFlags) : flagsFor(binaryArch);
   const versioned = (m: MachineType) => m.canonical ?? m.name;
-  const wanted = PREFERRED_MACHINE[binaryArch];
-  // The probe keeps QEMU's versioned names with `alias` beside them; ours lists the alias as its own entry.
-  const preferred = (wanted !== undefined ? machines.filter((m) => m.name === wanted || versioned(m) === wanted).pop() : undefined) ?? machines.find((m) => m.isDefault) ?? machines[0];
+  // libvirt's own per-accelerator list, in libvirt's order, when the caps carry it (qemu-caps-xml.ts).
+  const accelMachines = guest?.domains.find((d) => d.type === ACCEL_DOMAIN[accel])?.machines;
+  let machines: readonly MachineType[];
+  let preferred: MachineType | undefined;
+  if (accelMachines !== undefined) {
+    machines = accelMachines.filter((m) => m.name !== 'none');
+    // virQEMUCapsGetPreferredMachine: the list's first machine (an alias entry follows its machine).
+    preferred = machines[0];
+  } else {
+    machines = (guest?.machines ?? []).filter((m) => m.name !== 'none');
+    const wanted = PREFERRED_MACHINE[binaryArch];
+    // The probe keeps QEMU's versioned names with `alias` beside them; ours lists the alias as its own entry.
+    preferred = (wanted !== undefined ? machines.filter((m) => m.name === wanted || versioned(m) === wanted).pop() : undefined) ?? machines.find((m) => m.isDefault) ?? machines[0];
+  }
   const cpuNames = new Set(caps.cpuModels.map((c) => c.name));
   const cpuKnown = (name: string) => caps.cpuModels.length === 0 || cpuNames.has(name);
   return {
@@ -235,7 +251,11 @@ export function createQemuData(caps: Capabilities, def: DomainDef, config: QemuC
       return m?.canonical;
     },
     machineDefaultCPU: (name) => {
-      if (!machines.some((m) => m.name === name && m.canonical === undefined)) return undefined;
+      const m = machines.find((x) => x.name === name && x.canonical === undefined);
+      if (!m) return undefined;
+      // The caps cache records each machine's default CPU; QEMU's listings do not, so it is inferred.
+      if (accelMachines !== undefined) return m.defaultCPU;
+      if (m.defaultCPU !== undefined) return m.defaultCPU;
       if (!isX86(binaryArch)) return undefined;
       const model = x86DefaultCPU(binaryArch, name);
       return model !== undefined && cpuKnown(model) ? model : undefined;
