@@ -6,9 +6,9 @@
  * grouped by element.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { libvirtDataMissing, oracleMissing } from '../support/libvirt-data.ts';
-import { libvirtdMissing } from '../support/libvirtd.ts';
+import { libvirtdMissing, stopLibvirtdIfStarted } from '../support/libvirtd.ts';
 import { compareWithLibvirt, printComparison } from '../support/oracle-compare.ts';
 import { suites } from '../support/suites.ts';
 
@@ -17,6 +17,7 @@ const skipOracle = skipData ?? oracleMissing();
 
 describe('post-parse against the real libvirt', { skip: skipData }, async () => {
   const all = await suites();
+  after(stopLibvirtdIfStarted);
 
   it('qemu: agrees with libvirtd on accept/reject (≥ 90%) and on the inactive XML (≥ 60%)', { skip: skipOracle ?? libvirtdMissing() }, () => {
     const c = compareWithLibvirt(all.qemu!);

@@ -1,7 +1,7 @@
 /** The corpora compared with the real libvirt, each with its reference and capabilities. */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { bookwormQemuCaps, defaultRegistry, testDriver, type Capabilities, type DriverConf, type DriverRegistry } from '@virtflow/model';
+import { defaultRegistry, readQemuCapsXml, testDriver, type Capabilities, type DriverConf, type DriverRegistry } from '@virtflow/model';
 import { hostCapabilities } from '@virtflow/runtime';
 import { isX86_64 } from './compare.ts';
 import { libvirtData } from './libvirt-data.ts';
@@ -24,6 +24,25 @@ function xmlFiles(dir: string): string[] {
 
 const cacheRoot = '/tmp/virtflow-oracle';
 
+/**
+ * The capabilities libvirt's `*.x86_64-latest` outputs were made with: its
+ * QEMU caps cache tests/qemucapabilitiesdata/caps_8.0.0.x86_64.xml, read as
+ * libvirt's tests read the "latest" caps, with virQEMUCapsStripMachineAliases
+ * applied (every alias becomes a machine of its own, so `pc` and `q35` stay
+ * as written instead of turning into pc-i440fx-8.0 / pc-q35-8.0; the
+ * preferred machine for a domain without one stays the cache's first,
+ * pc-i440fx-8.0). On an x86_64 host, as libvirt's tests pretend to be.
+ */
+export function latestQemuCaps(): Capabilities | undefined {
+  const file = join(libvirtData, 'tests', 'qemucapabilitiesdata', 'caps_8.0.0.x86_64.xml');
+  if (!existsSync(file)) return undefined;
+  return readQemuCapsXml(readFileSync(file), {
+    stripMachineAliases: true,
+    hostArch: 'x86_64',
+    source: "libvirt's tests/qemucapabilitiesdata/caps_8.0.0.x86_64.xml, machine aliases stripped as libvirt's tests do",
+  });
+}
+
 export async function suites(): Promise<Record<string, Suite>> {
   const caps = await hostCapabilities();
   const registry = defaultRegistry();
@@ -36,7 +55,7 @@ export async function suites(): Promise<Record<string, Suite>> {
       // Inputs whose expected output libvirt's own tests keep, with the 8.0.0 capabilities they used.
       files: latest.map((f) => join(libvirtData, 'tests', 'qemuxml2argvdata', f.slice(outDir.length + 1).replace('.x86_64-latest.xml', '.xml'))).filter(existsSync),
       uri: 'qemu:///system',
-      caps: bookwormQemuCaps,
+      caps: latestQemuCaps() ?? caps,
       registry,
       oracleDir: `${cacheRoot}/qemu-out`,
       expected: (file) => {
