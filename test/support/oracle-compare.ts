@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { type Capabilities, type DriverConf, type DriverRegistry, defineDomain, formatDomainXML, isVirtError } from '@virtflow/model';
+import { type Capabilities, type DriverConf, type DriverRegistry, type ParseFlags, defineDomain, formatDomainXML, isVirtError } from '@virtflow/model';
 import { firstDifference, normalise } from './compare.ts';
 import { readVerdicts, runOracle } from './libvirt-data.ts';
 
@@ -35,6 +35,8 @@ export interface CompareOptions {
   /** Expected outputs instead of a live oracle: NAME → libvirt's XML (e.g. qemuxml2xmloutdata). */
   readonly expected?: (file: string) => string | undefined;
   readonly random?: (b: Uint8Array) => Uint8Array;
+  /** Parse flags other than a define's (libvirt's tests parse without ABI_UPDATE). */
+  readonly flags?: Partial<ParseFlags>;
 }
 
 export function compareWithLibvirt(opts: CompareOptions): Comparison {
@@ -54,7 +56,7 @@ export function compareWithLibvirt(opts: CompareOptions): Comparison {
     let ours: string | undefined;
     let err: string | undefined;
     try {
-      ours = formatDomainXML(defineDomain(input, { caps: opts.caps, registry: opts.registry, ...(opts.driver ? { driver: opts.driver } : {}), ...(opts.random ? { random: opts.random } : {}) }).def);
+      ours = formatDomainXML(defineDomain(input, { caps: opts.caps, registry: opts.registry, ...(opts.driver ? { driver: opts.driver } : {}), ...(opts.random ? { random: opts.random } : {}), ...(opts.flags ? { flags: opts.flags } : {}) }).def);
     } catch (e) {
       if (!isVirtError(e)) {
         r.crashed.push(`${name}: ${(e as Error).stack?.split('\n').slice(0, 3).join(' | ')}`);

@@ -6,6 +6,7 @@ import type { Immutable } from 'immer';
 import type { Infer } from '../codec/spec.ts';
 import type { domainSpec } from './spec/domain.ts';
 import type { devicesSpec } from './spec/devices.ts';
+import type { addressSpec } from './spec/common.ts';
 
 type Mutable = Infer<typeof domainSpec>;
 type MutableDevices = NonNullable<Mutable['devices']>;
@@ -30,3 +31,6 @@ export type GraphicsDef = Extract<DeviceDef, { kind: 'graphics' }>['def'];
 export type VideoDef = Extract<DeviceDef, { kind: 'video' }>['def'];
 export type InputDef = Extract<DeviceDef, { kind: 'input' }>['def'];
 export type HostdevDef = Extract<DeviceDef, { kind: 'hostdev' }>['def'];
+
+/** An <address> of any type, as decoded: every attribute a string (mutable, for rules). */
+export type AddressDef = Infer<typeof addressSpec>;

@@ -4,7 +4,7 @@
  *   generic after-domain → for each device (driver device, generic device,
  *   feature checks) → generic common → driver addresses → feature checks →
  *   validation (driver domain, per device generic then driver, generic domain)
- *   → operator policy stages.
+ *   → libvirt's formatter spelling (generic format) → operator policy stages.
  * A single device parsed against a domain runs the device steps and the
  * device validation only. An error anywhere fails the whole parse: nothing
  * half-enriched is ever returned.
@@ -18,7 +18,7 @@ import type { DeviceDef, DomainDef } from '../domain/types.ts';
 import type { ReadOptions } from '../xml/read.ts';
 import { type DeviceRef, listDevices, getDevice, setDevice, deviceKey } from './devices.ts';
 import { checkDeviceFeatures, checkDomainFeatures } from './features.ts';
-import { genericCommon, genericDevice, genericDeviceValidate, genericDomainValidate, genericEarly } from './generic/index.ts';
+import { genericCommon, genericDevice, genericDeviceValidate, genericDomainValidate, genericEarly, genericFormat } from './generic/index.ts';
 import type { DriverRegistry } from './registry.ts';
 import { deviceRules, deviceValidators, domainRules, domainValidators, makeRecorder, type Recorder } from './rules.ts';
 import type { Ctx, DriverConf, ParseFlags, PolicyStage, Provenance } from './types.ts';
@@ -51,6 +51,7 @@ const runGenericDevices = domainRules(genericDevice);
 const runGenericCommon = domainRules(genericCommon);
 const runGenericDeviceValidate = domainValidators(genericDeviceValidate);
 const runGenericDomainValidate = domainValidators(genericDomainValidate);
+const runGenericFormat = domainRules(genericFormat);
 
 function defaultRandom(bytes: Uint8Array): Uint8Array {
   return globalThis.crypto.getRandomValues(bytes);
@@ -136,6 +137,7 @@ export function postParseDomain(parsed: DomainDef, opts: PostParseOptions): Post
   if (driver.assignAddresses) def = as(driver.name, () => driver.assignAddresses!(def, ctx));
   def = checkDomainFeatures(def, driver);
   if (!ctx.flags.skipValidate) validateDomain(def, driver, ctx);
+  def = as('generic', () => runGenericFormat(def, ctx));
   if (driver.define) def = as(driver.name, () => driver.define!(def, ctx));
   for (const stage of [...(opts.registry?.stages ?? []), ...(opts.stages ?? [])]) {
     def = as(stage.name, () => runStage(stage, def, ctx));
@@ -218,6 +220,8 @@ export function defineDevice(xml: string | Uint8Array, domain: DomainDef, opts: 
     ctx.devicePath = ref.path;
     driver.deviceValidate?.(dev, holder, ctx);
   }
+  s.setActor('generic');
+  dev = getDevice(runGenericFormat(holder, ctx), ref)!;
   for (const stage of [...(opts.registry?.stages ?? []), ...(opts.stages ?? [])]) {
     if (!stage.device) continue;
     s.setActor(stage.name);

@@ -7,6 +7,13 @@ export interface XmlElement {
   readonly name: string;
   readonly attrs: Readonly<Record<string, string>>;
   readonly children: readonly XmlNode[];
+  /**
+   * How the writer writes it: `open` writes an element without children as
+   * an opening and a closing tag on lines of their own (as libvirt writes
+   * <devices>); `libxml` writes it and its subtree as libxml2's serializer
+   * does (double-quoted attributes), as libvirt writes <metadata>.
+   */
+  readonly style?: 'open' | 'libxml';
 }
 export type XmlNode = XmlElement | string;
 

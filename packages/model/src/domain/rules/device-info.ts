@@ -3,29 +3,12 @@
  * address parsers of device_conf.c): <master>, <boot>, <rom>, <acpi> and
  * <address>, checked as libvirt reads them at parse time.
  */
+import type { AddressDef } from '../types.ts';
 import { VirtError } from '../../errors.ts';
 import { attrPath, propOnOff, propUInt, propULongLong, propYesNo } from './xmlprop.ts';
 
-export interface AddressLike {
-  type?: string;
-  domain?: string;
-  controller?: string;
-  bus?: string;
-  slot?: string;
-  function?: string;
-  multifunction?: string;
-  target?: string;
-  unit?: string;
-  port?: string;
-  base?: string;
-  reg?: string;
-  cssid?: string;
-  ssid?: string;
-  devno?: string;
-  iobase?: string;
-  irq?: string;
-  zpci?: { uid?: string; fid?: string };
-}
+/** An <address> as decoded: every attribute a string. */
+export type AddressLike = AddressDef;
 
 export interface DeviceInfoLike {
   boot?: { order?: string; loadparm?: string };

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { prov, rejects } from '../../testing.ts';
 import { produce } from 'immer';
 import { bhyveCaps, bookwormQemuCaps } from '../../caps/index.ts';
 import { formatDomainXML } from '../../domain/format.ts';
 import { readDomain as parseDomain } from '../../domain/parse.ts';
-import { VirtError } from '../../errors.ts';
 import { defineDomain, postParseDomain } from '../../postparse/runner.ts';
-import type { Provenance } from '../../postparse/types.ts';
 import { defaultRegistry } from '../index.ts';
 import { bhyveDriver, diskNameToIndex, makeBhyveDriver } from './index.ts';
 
@@ -29,20 +28,7 @@ function vm(devices = '', opts: { os?: string; type?: string; extra?: string } =
 const SATA_HDA = "<disk type='file' device='disk'><source file='/a.img'/><target dev='hda' bus='sata'/><address type='drive' controller='0' bus='0' target='0' unit='0'/></disk>";
 const NET = "<interface type='bridge'><source bridge='br0'/><model type='virtio'/></interface>";
 
-function rejects(fn: () => unknown, code: string, message: string, path?: string): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof VirtError, String(e));
-    assert.equal(e.code, code);
-    assert.equal(e.message, message);
-    if (path !== undefined) assert.equal(e.path, path);
-    return true;
-  });
-}
 
-function prov(list: readonly Provenance[], path: string): { value: string | null; driver: string; rule: string } | undefined {
-  const p = list.find((x) => x.path === path);
-  return p && { value: p.value, driver: p.driver, rule: p.rule };
-}
 
 function slot(dev: { address?: { type?: string; slot?: string } } | undefined): string | undefined {
   return dev?.address?.type === 'pci' ? dev.address.slot : dev?.address?.type;

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { rejects } from '../../testing.ts';
 import { produce } from 'immer';
 import { bookwormQemuCaps, lxcCaps, LXC_EMULATOR_FEDORA } from '../../caps/index.ts';
 import { formatDomainXML } from '../../domain/format.ts';
 import { readDomain as parseDomain } from '../../domain/parse.ts';
-import { VirtError } from '../../errors.ts';
 import { defineDomain, postParseDomain } from '../../postparse/runner.ts';
 import { defaultRegistry } from '../index.ts';
 import { lxcDriver, lxcLiveRootFilesystem, makeLxcDriver } from './index.ts';
@@ -23,15 +23,6 @@ function ct(body = '<console type="pty"/>', opts: { type?: string; os?: string; 
 </domain>`;
 }
 
-function rejects(fn: () => unknown, code: string, message: string, path?: string): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof VirtError, String(e));
-    assert.equal(e.code, code);
-    assert.equal(e.message, message);
-    if (path !== undefined) assert.equal(e.path, path);
-    return true;
-  });
-}
 
 describe('lxc driver: registration and capabilities', () => {
   it('takes domains of type lxc from the default registry', () => {

@@ -4,32 +4,14 @@
  * way libvirt's parsers do, machine predicates, and the emulator
  * capabilities the assignment consults.
  */
+import type { AddressDef } from '../../domain/types.ts';
 import type { Draft } from 'immer';
 import type { DomainDef } from '../../domain/types.ts';
 
 export type DomainDraft = Draft<DomainDef>;
 
 /** An <address> as decoded: every attribute a string. */
-export interface Address {
-  type?: string;
-  domain?: string;
-  controller?: string;
-  bus?: string;
-  slot?: string;
-  function?: string;
-  multifunction?: string;
-  target?: string;
-  unit?: string;
-  port?: string;
-  base?: string;
-  reg?: string;
-  cssid?: string;
-  ssid?: string;
-  devno?: string;
-  iobase?: string;
-  irq?: string;
-  zpci?: { uid?: string; fid?: string };
-}
+export type Address = AddressDef;
 
 /** Any device as decoded: what the address code reads of it. */
 export interface Dev {

@@ -210,7 +210,15 @@ function addHubs(def: DomainDraft): void {
   for (let i = 0; i < needed; i++) hubs.push({ type: 'usb' });
 }
 
-export function assignUsbAddresses(def: DomainDraft): void {
+/**
+ * qemuDomainAssignUSBAddresses. For a new domain (parse flag ABI_UPDATE, as a
+ * define sets it) every USB device gets a port; otherwise (a reload, or a
+ * parse without the flag) nothing is assigned unless every USB device,
+ * hubs included, already has a USB address, so that the topology QEMU's
+ * command line recreates is not changed under an existing guest.
+ */
+export function assignUsbAddresses(def: DomainDraft, newDomain = true): void {
+  if (!newDomain && usbDevices(def, true).some((u) => !(u.dev.address?.type === 'usb' && portValid(u.dev.address)))) return;
   addHubs(def);
   const set = new UsbAddressSet();
   devs(def, 'controllers').forEach((c, i) => {
@@ -240,6 +248,6 @@ export const usbRules: DomainRule<QemuData>[] = [
   domainRule(
     'usb-ports',
     'each USB device needs a port: libvirt takes the lowest free port of the first USB controller, adding hubs when the controllers have too few',
-    (def) => assignUsbAddresses(def),
+    (def, ctx) => assignUsbAddresses(def, ctx.flags.abiUpdate),
   ),
 ];

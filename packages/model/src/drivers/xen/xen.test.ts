@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { prov, rejects } from '../../testing.ts';
 import { produce } from 'immer';
 import { bookwormQemuCaps, xenCaps } from '../../caps/index.ts';
 import { formatDomainXML } from '../../domain/format.ts';
 import { readDomain as parseDomain } from '../../domain/parse.ts';
-import { VirtError } from '../../errors.ts';
 import { defineDomain, postParseDomain } from '../../postparse/runner.ts';
-import type { Provenance } from '../../postparse/types.ts';
 import { defaultRegistry } from '../index.ts';
 import { makeXenDriver, xenDriver } from './index.ts';
 
@@ -25,20 +24,7 @@ function hvm(devices = '', opts: { os?: string; type?: string; extra?: string } 
 }
 const PV = "<type>linux</type><kernel>/boot/vmlinuz</kernel>";
 
-function rejects(fn: () => unknown, code: string, message: string, path?: string): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof VirtError, String(e));
-    assert.equal(e.code, code);
-    assert.equal(e.message, message);
-    if (path !== undefined) assert.equal(e.path, path);
-    return true;
-  });
-}
 
-function prov(list: readonly Provenance[], path: string): { value: string | null; driver: string; rule: string } | undefined {
-  const p = list.find((x) => x.path === path);
-  return p && { value: p.value, driver: p.driver, rule: p.rule };
-}
 
 describe('xen driver: capabilities', () => {
   it('builds the guests of a typical x86_64 host', () => {

@@ -13,6 +13,7 @@ import { type DomainRule, type Validator, domainRule } from '../rules.ts';
 import type { Ctx } from '../types.ts';
 import { genericDiskDefaults } from './disk.ts';
 import { filesystemAccessmode, hostdevDefaults, implicitVideo, rngVsockMemoryDefaults } from './devices.ts';
+import { formatAddresses, formatCpu, formatHostdevManaged } from './format.ts';
 
 /** The parse-time context a whole-draft rule expects, from the post-parse context. */
 export function parseContextOf(ctx: Ctx<unknown>): ParseContext {
@@ -64,5 +65,12 @@ export const genericCommon: DomainRule[] = [...rules(postParseRules.common).slic
 export const genericDeviceValidate: Validator[] = Object.entries(postParseRules.validateDevices).map(([n, r]) => validator(n, r));
 /** Last (virDomainDefValidateInternal). */
 export const genericDomainValidate: Validator[] = Object.entries(postParseRules.validateDomain).map(([n, r]) => validator(n, r));
+
+/**
+ * Once the definition is valid: the spelling libvirt's formatter gives what
+ * its parser stored (virDomainDefFormat), so the stored definition reads as
+ * libvirt's own.
+ */
+export const genericFormat: DomainRule[] = [formatAddresses, formatHostdevManaged, formatCpu];
 
 export type { Draft };

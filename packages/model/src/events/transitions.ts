@@ -1,0 +1,130 @@
+/**
+ * The guard writers run before appending: is this event a legal next step for
+ * the aggregate as it stands? Reducers fold whatever is in the log; this is
+ * what keeps the log sensible. Messages follow libvirt's where it has them
+ * ("domain is already running", "domain is not running").
+ */
+import { VirtError } from '../errors.ts';
+import type { AnyEvent } from './types.ts';
+import { isDomainEvent, type DomainEvent, type DomainState } from './domain.ts';
+import { isHostEvent, type HostEvent, type HostState } from './host.ts';
+
+const invalid = (detail: string, path?: string): VirtError => new VirtError('OPERATION_INVALID', detail, path);
+
+function isDomainState(s: DomainState | HostState): s is DomainState {
+  return 'uuid' in s;
+}
+
+/** The VirtError('OPERATION_INVALID') an illegal event would be, or undefined when it may be appended. */
+export function transitionError(state: DomainState | HostState | undefined, event: AnyEvent): VirtError | undefined {
+  if (isDomainEvent(event)) {
+    if (state && !isDomainState(state)) return new VirtError('INTERNAL_ERROR', `a ${event.type} event needs the domain's state, not host '${state.hostId}'`);
+    return domainError(state, event);
+  }
+  if (isHostEvent(event)) {
+    if (state && isDomainState(state)) return new VirtError('INTERNAL_ERROR', `a ${event.type} event needs the host's state, not domain '${state.uuid}'`);
+    return hostError(state, event);
+  }
+  return new VirtError('INTERNAL_ERROR', `no transition rule for event type '${(event as { type: string }).type}'`);
+}
+
+/** Throws the VirtError('OPERATION_INVALID', ...) an illegal event is; returns when the event may be appended. */
+export function checkTransition(state: DomainState | HostState | undefined, event: AnyEvent): void {
+  const err = transitionError(state, event);
+  if (err) throw err;
+}
+
+function versionError(current: number, event: AnyEvent): VirtError | undefined {
+  if (event.version === current + 1) return undefined;
+  return invalid(`${event.type} carries version ${event.version} but the aggregate is at version ${current}: expected ${current + 1}`, '/version');
+}
+
+function domainError(s: DomainState | undefined, e: DomainEvent): VirtError | undefined {
+  if (s && s.uuid !== e.data.uuid) return new VirtError('INTERNAL_ERROR', `${e.type} is for domain ${e.data.uuid}, not ${s.uuid}`);
+  const v = versionError(s?.version ?? 0, e);
+  if (v) return v;
+  if (e.type === 'DomainDefined') {
+    return s?.defined ? invalid(`domain '${s.name}' is already defined with uuid ${s.uuid}: redefine it instead`) : undefined;
+  }
+  // libvirt would say NO_DOMAIN; to a writer it is one more illegal step, and callers test one code.
+  if (!s?.defined) return invalid(`domain ${e.data.uuid} is not defined${s?.name ? ` (it was '${s.name}' until undefined)` : ''}`);
+  const name = s.name;
+  const m = s.migration;
+  switch (e.type) {
+    case 'DomainRedefined':
+      return e.data.name === name ? undefined : invalid(`cannot rename domain '${name}' to '${e.data.name}' by redefining it`);
+    case 'DomainDeviceAttached':
+    case 'DomainDeviceDetached':
+    case 'DomainDeviceUpdated':
+      return undefined;
+    case 'DomainUndefined':
+      if (e.data.name !== name) return invalid(`domain ${s.uuid} is named '${name}', not '${e.data.name}'`);
+      if (m) return invalid(`domain '${name}' is being migrated`);
+      // libvirt would leave a running domain transient; virtflow keeps no transient domains.
+      return s.state === 'shutoff' ? undefined : invalid(`cannot undefine domain '${name}' while it is ${s.state}: stop it first`);
+    case 'DomainPlaced':
+      if (m) return invalid(`domain '${name}' is being migrated`);
+      return s.state === 'shutoff' ? undefined : invalid(`domain '${name}' is ${s.state} on host '${s.hostId ?? '?'}': migrate it to move it`);
+    case 'DomainMigrating':
+      if (m) return invalid(`domain '${name}' is already being migrated to host '${m.toHost}'`);
+      if (s.state !== 'running' && s.state !== 'paused') return invalid(`domain '${name}' is not running`);
+      if (s.hostId !== e.data.fromHost) return invalid(`domain '${name}' runs on host '${s.hostId ?? '?'}', not '${e.data.fromHost}'`);
+      return e.data.toHost === e.data.fromHost ? invalid(`domain '${name}' cannot be migrated to the host it runs on ('${e.data.toHost}')`) : undefined;
+    case 'DomainStarted':
+      if (e.data.detail === 'MIGRATED') return arrivalError(s, e.data.hostId);
+      if (m) return invalid(`domain '${name}' is being migrated`);
+      if (e.data.detail === 'WAKEUP') return s.state === 'pmsuspended' && s.hostId === e.data.hostId ? undefined : invalid(`domain '${name}' is not suspended to memory on host '${e.data.hostId}'`);
+      if (s.state !== 'shutoff') return invalid('domain is already running');
+      if (s.hostId === undefined) return invalid(`domain '${name}' has no placement: place it before starting it`);
+      return s.hostId === e.data.hostId ? undefined : invalid(`domain '${name}' is placed on host '${s.hostId}', not '${e.data.hostId}'`);
+    case 'DomainResumed':
+      if (e.data.detail === 'MIGRATED' && m) return arrivalError(s, e.data.hostId);
+      if (s.state !== 'paused') return invalid('domain is not paused');
+      if (m && !m.targetStarted && e.data.hostId === m.toHost) return invalid(`domain '${name}' is arriving on host '${m.toHost}': only a MIGRATED resume completes it`);
+      return onItsHost(s, e.data.hostId);
+    case 'DomainSuspended':
+      if (e.data.detail === 'MIGRATED' && (!m || e.data.hostId !== m.fromHost)) return invalid(`domain '${name}' is not being migrated from host '${e.data.hostId}'`);
+      return s.state === 'running' ? onItsHost(s, e.data.hostId) : invalid('domain is not running');
+    case 'DomainShutdown':
+      return s.state === 'running' || s.state === 'paused' ? onItsHost(s, e.data.hostId) : invalid('domain is not running');
+    case 'DomainStopped': {
+      const h = e.data.hostId;
+      if (m) {
+        if (h === m.fromHost && !m.sourceStopped) return undefined;
+        if (h === m.toHost) return e.data.detail === 'MIGRATED' ? invalid(`domain '${name}' is being migrated to host '${h}', not from it`) : undefined;
+        return invalid(`domain '${name}' is being migrated from '${m.fromHost}' to '${m.toHost}', not on host '${h}'`);
+      }
+      if (e.data.detail === 'MIGRATED') return invalid(`domain '${name}' is not being migrated`);
+      return s.state === 'shutoff' ? invalid('domain is not running') : onItsHost(s, h);
+    }
+  }
+}
+
+function onItsHost(s: DomainState, hostId: string): VirtError | undefined {
+  return s.hostId === hostId ? undefined : invalid(`domain '${s.name}' is on host '${s.hostId ?? '(none)'}', not '${hostId}'`);
+}
+
+function arrivalError(s: DomainState, hostId: string): VirtError | undefined {
+  const m = s.migration;
+  if (!m || m.toHost !== hostId) return invalid(`domain '${s.name}' is not being migrated to host '${hostId}'`);
+  return m.targetStarted ? invalid(`domain '${s.name}' has already arrived on host '${hostId}'`) : undefined;
+}
+
+function hostError(s: HostState | undefined, e: HostEvent): VirtError | undefined {
+  if (s && s.hostId !== e.data.hostId) return new VirtError('INTERNAL_ERROR', `${e.type} is for host '${e.data.hostId}', not '${s.hostId}'`);
+  const v = versionError(s?.version ?? 0, e);
+  if (v) return v;
+  // Registering again (an agent restarting) refreshes address, labels and capabilities.
+  if (e.type === 'HostRegistered') return undefined;
+  if (!s?.registered) return invalid(`host '${e.data.hostId}' is not registered`);
+  switch (e.type) {
+    case 'HostCapabilitiesReported':
+      return undefined;
+    case 'HostDown':
+      return s.up ? undefined : invalid(`host '${s.hostId}' is already down`);
+    case 'HostUp':
+      return s.up ? invalid(`host '${s.hostId}' is already up`) : undefined;
+    case 'HostDrained':
+      return s.drained === e.data.drained ? invalid(`host '${s.hostId}' is already ${s.drained ? 'drained' : 'undrained'}`) : undefined;
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * What libvirt's formatter writes for what its parser stored
+ * (virDomainDefFormatInternal and the per-device formatters of
+ * domain_conf.c, device_conf.c, cpu_conf.c). libvirt reads the XML into
+ * numbers, booleans and enums and writes those back in one canonical
+ * spelling: `slot='18'` comes back as `slot='0x12'`, an absent `managed` as
+ * `managed='no'`, a custom CPU model gains `fallback='allow'`. Our model
+ * keeps the strings as written, so these rules give them libvirt's spelling
+ * once post-parse and validation are done — the last step before the
+ * definition is stored, as formatting is libvirt's.
+ */
+import type { Draft } from 'immer';
+import type { DomainDef } from '../../domain/types.ts';
+import { toUInt, toULongLong } from '../../domain/rules/xmlprop.ts';
+import { domainRule } from '../rules.ts';
+import { deviceKey, listDevices } from '../devices.ts';
+
+type Def = Draft<DomainDef>;
+type Obj = Record<string, unknown>;
+
+/** A number as libvirt's parser read it (absent or unreadable: 0). */
+function n(v: unknown, base: 0 | 10 | 16 = 10): number {
+  return typeof v === 'string' ? (toUInt(v, base) ?? 0) : 0;
+}
+
+function big(v: unknown, base: 0 | 10 | 16): bigint | undefined {
+  return typeof v === 'string' ? toULongLong(v, base) : undefined;
+}
+
+const hex = (x: number | bigint, width = 0) => x.toString(16).padStart(width, '0');
+
+/** Every device of the definition, as mutable objects. */
+function devices(def: Def): Obj[] {
+  const out: Obj[] = [];
+  const devs = def.devices as Record<string, unknown> | undefined;
+  if (!devs) return out;
+  for (const ref of listDevices(def as DomainDef)) {
+    const { key, many } = deviceKey(ref.kind);
+    const v = devs[key];
+    const d = many ? (v as Obj[])[ref.index] : (v as Obj);
+    if (d && typeof d === 'object') out.push(d);
+  }
+  return out;
+}
+
+/** Replaces an object's own keys (but $unknown) by `fields`, keeping the object. */
+function rewrite(o: Obj, fields: Record<string, string | undefined>, keep: readonly string[] = []): void {
+  for (const k of Object.keys(o)) if (k !== '$unknown' && !keep.includes(k)) delete o[k];
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) o[k] = v;
+}
+
+/** virDomainUSBAddressPortFormatBuf: the port's levels up to the first 0, dot-separated. */
+function usbPort(port: unknown): string | undefined {
+  if (typeof port !== 'string') return undefined;
+  const levels: number[] = [];
+  for (const p of port.split('.')) {
+    const v = toUInt(p.trim(), 10) ?? 0;
+    if (v === 0) break;
+    levels.push(v);
+  }
+  return levels.length ? levels.join('.') : undefined;
+}
+
+/** virDomainDeviceInfoFormat's <address>, per address type. */
+export function formatDeviceAddress(a: Obj): void {
+  const type = a['type'] as string | undefined;
+  switch (type) {
+    case 'pci': {
+      const [d, b, s, f] = (['domain', 'bus', 'slot', 'function'] as const).map((k) => n(a[k], 0)) as [number, number, number, number];
+      const multi = a['multifunction'] as string | undefined;
+      const zpci = a['zpci'] as { uid?: string; fid?: string } | undefined;
+      const full = d || b || s ? { domain: `0x${hex(d, 4)}`, bus: `0x${hex(b, 2)}`, slot: `0x${hex(s, 2)}`, function: `0x${f}` } : {};
+      rewrite(a, { type, ...full, multifunction: multi });
+      if (zpci && (zpci.uid !== undefined || zpci.fid !== undefined)) {
+        a['zpci'] = { uid: `0x${hex(n(zpci.uid, 0), 4)}`, fid: `0x${hex(n(zpci.fid, 0), 8)}` };
+      }
+      return;
+    }
+    case 'drive':
+      rewrite(a, { type, controller: String(n(a['controller'])), bus: String(n(a['bus'])), target: String(n(a['target'])), unit: String(n(a['unit'])) });
+      return;
+    case 'virtio-serial':
+      rewrite(a, { type, controller: String(n(a['controller'])), bus: String(n(a['bus'])), port: String(n(a['port'])) });
+      return;
+    case 'ccid':
+      rewrite(a, { type, controller: String(n(a['controller'])), slot: String(n(a['slot'])) });
+      return;
+    case 'usb':
+      rewrite(a, { type, bus: String(n(a['bus'])), port: usbPort(a['port']) });
+      return;
+    case 'spapr-vio': {
+      const reg = big(a['reg'], 16);
+      rewrite(a, { type, reg: reg === undefined ? undefined : `0x${hex(reg, 8)}` });
+      return;
+    }
+    case 'ccw':
+      rewrite(a, { type, cssid: `0x${hex(n(a['cssid'], 0))}`, ssid: `0x${hex(n(a['ssid'], 0))}`, devno: `0x${hex(n(a['devno'], 0), 4)}` });
+      return;
+    case 'isa': {
+      const io = n(a['iobase'], 16);
+      const irq = n(a['irq'], 16);
+      rewrite(a, { type, iobase: io > 0 ? `0x${hex(io)}` : undefined, irq: irq > 0 ? `0x${hex(irq)}` : undefined });
+      return;
+    }
+    case 'dimm': {
+      const base = big(a['base'], 16) ?? 0n;
+      rewrite(a, { type, slot: String(n(a['slot'])), base: base ? `0x${hex(base)}` : undefined });
+      return;
+    }
+    case 'virtio-mmio':
+    case 'unassigned':
+      rewrite(a, { type });
+      return;
+  }
+}
+
+/** virPCIDeviceAddressFormat: all four fields, in hex (the function as 0x%d). */
+function pciSourceAddress(a: Obj, withType: boolean): void {
+  const [d, b, s, f] = (['domain', 'bus', 'slot', 'function'] as const).map((k) => n(a[k], 0)) as [number, number, number, number];
+  rewrite(a, { type: withType ? 'pci' : undefined, domain: `0x${hex(d, 4)}`, bus: `0x${hex(b, 2)}`, slot: `0x${hex(s, 2)}`, function: `0x${f}` });
+}
+
+/** The <source><address> of a subsystem host device (virDomainHostdevDefFormatSubsys*). */
+function hostdevSourceAddress(type: string | undefined, source: Obj | undefined, key: string, withType: boolean): void {
+  const a = source?.[key] as Obj | undefined;
+  if (!source || !a) return;
+  switch (type) {
+    case 'pci':
+      pciSourceAddress(a, withType);
+      return;
+    case 'usb': {
+      const bus = n(a['bus']);
+      const device = n(a['device']);
+      if (!bus && !device) delete source[key];
+      else rewrite(a, { type: withType ? 'usb' : undefined, bus: String(bus), device: String(device) });
+      return;
+    }
+    case 'scsi':
+      if (source['protocol'] === 'iscsi') return;
+      rewrite(a, { type: withType ? 'scsi' : undefined, bus: String(n(a['bus'])), target: String(n(a['target'])), unit: String(n(a['unit'])) });
+      return;
+  }
+}
+
+export const formatAddresses = domainRule(
+  'format-addresses',
+  "libvirt reads device addresses as numbers and writes them in one spelling: PCI fields in hex (an all-zero PCI address as none), drive, virtio-serial and CCID fields in decimal with every field, CCW and s390 zPCI ids in hex",
+  (def) => {
+    for (const dev of devices(def)) {
+      const a = dev['address'] as Obj | undefined;
+      if (a && typeof a === 'object') formatDeviceAddress(a);
+    }
+    for (const h of (def.devices?.hostdevs ?? []) as Obj[]) {
+      if ((h['mode'] ?? 'subsystem') !== 'subsystem') continue;
+      hostdevSourceAddress(h['type'] as string | undefined, h['source'] as Obj | undefined, 'address', false);
+    }
+    for (const net of (def.devices?.interfaces ?? []) as Obj[]) {
+      if (net['type'] !== 'hostdev') continue;
+      const source = net['source'] as Obj | undefined;
+      const a = source?.['hostdevAddress'] as Obj | undefined;
+      const type = (a?.['type'] as string | undefined) ?? ((source?.['vendor'] as unknown) ? 'usb' : undefined);
+      hostdevSourceAddress(type, source, 'hostdevAddress', true);
+    }
+  },
+);
+
+export const formatHostdevManaged = domainRule(
+  'format-hostdev-managed',
+  "a subsystem host device is managed or not: libvirt writes managed='no' when it was not asked to manage it",
+  (def) => {
+    for (const h of def.devices?.hostdevs ?? []) {
+      if ((h.mode ?? 'subsystem') !== 'subsystem') continue;
+      const m = h as { managed?: string };
+      m.managed = m.managed === 'yes' ? 'yes' : 'no';
+    }
+  },
+);
+
+export const formatCpu = domainRule(
+  'format-cpu',
+  "a guest CPU is in custom mode unless told otherwise; a custom CPU with a model matches it exactly and may fall back to another model unless forbidden; a model element without a name says nothing",
+  (def) => {
+    const cpu = def.cpu;
+    if (!cpu) return;
+    const mode = cpu.mode ?? 'custom';
+    const withModel = mode === 'custom' || mode === 'host-model';
+    const model = cpu.model;
+    const hasModel = model?.text !== undefined && model.text !== '';
+    if (!withModel) {
+      // virCPUDefFormatBuf writes <model> and <vendor> for custom and host-model CPUs only.
+      delete cpu.model;
+      delete cpu.vendor;
+    } else if (model && !hasModel) {
+      delete model.text;
+      delete model.fallback;
+      if (model.vendorId === undefined) delete cpu.model;
+    }
+    if (mode !== 'custom' || hasModel) {
+      cpu.mode = mode;
+      if (mode === 'custom') cpu.match ??= 'exact';
+    }
+    if (hasModel && withModel) cpu.model!.fallback ??= 'allow';
+    // virXMLFormatElement writes nothing for a <cpu> with neither attributes nor children.
+    if (Object.values(cpu).every((v) => v === undefined)) delete def.cpu;
+  },
+);
