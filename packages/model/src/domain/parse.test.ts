@@ -59,7 +59,8 @@ describe('parseDomainXML: libvirt parse-time defaults', () => {
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>restart</on_reboot>
   <on_crash>restart</on_crash>
-  <devices/>
+  <devices>
+  </devices>
 </domain>
 `,
     );
