@@ -14,6 +14,7 @@ import type { Ctx } from '../types.ts';
 import { genericDiskDefaults } from './disk.ts';
 import { filesystemAccessmode, hostdevDefaults, implicitVideo, rngVsockMemoryDefaults } from './devices.ts';
 import { formatAddresses, formatCpu, formatHostdevManaged } from './format.ts';
+import { formatDeviceSizes, formatFeatures, formatMemoryTuning, formatNuma, formatNumatune } from './format-memory.ts';
 
 /** The parse-time context a whole-draft rule expects, from the post-parse context. */
 export function parseContextOf(ctx: Ctx<unknown>): ParseContext {
@@ -71,6 +72,15 @@ export const genericDomainValidate: Validator[] = Object.entries(postParseRules.
  * its parser stored (virDomainDefFormat), so the stored definition reads as
  * libvirt's own.
  */
-export const genericFormat: DomainRule[] = [formatAddresses, formatHostdevManaged, formatCpu];
+export const genericFormat: DomainRule[] = [
+  formatMemoryTuning,
+  formatNumatune,
+  formatFeatures,
+  formatCpu,
+  formatNuma,
+  formatAddresses,
+  formatHostdevManaged,
+  formatDeviceSizes,
+];
 
 export type { Draft };
