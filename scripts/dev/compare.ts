@@ -22,7 +22,7 @@ if (cmd === 'show') {
   void c;
   const expected = suite.expected ? suite.expected(file) : (() => { try { return readFileSync(`${suite.oracleDir}/${a2}.xml`, 'utf8'); } catch { return readFileSync(`${suite.oracleDir}/${a2}.err`, 'utf8'); } })();
   let ours: string;
-  try { ours = formatDomainXML(defineDomain(input, { caps: suite.caps, registry: suite.registry, ...(suite.driver ? { driver: suite.driver } : {}), ...(suite.flags ? { flags: suite.flags } : {}) }).def); } catch (e) { ours = String((e as Error).message); }
+  try { ours = formatDomainXML(defineDomain(input, { caps: suite.caps, registry: suite.registry, ...(suite.driver ? { driver: suite.driver } : {}), ...(suite.flags ? { flags: suite.flags } : {}) }).def, { secure: suite.expected !== undefined }); } catch (e) { ours = String((e as Error).message); }
   console.log('--- libvirt\n' + normalise(expected ?? '', input) + '\n--- ours\n' + normalise(ours, input));
 } else {
   const suite = (await suites())[cmd!];

@@ -18,6 +18,11 @@ export interface Servers {
   readonly natsUrl: string;
   readonly dir: string;
   stop(): Promise<void>;
+  /**
+   * Stops nats-server (SIGTERM, or SIGKILL for a crash) and starts it again on
+   * the same port with the same JetStream folder. Resolves once it listens.
+   */
+  restartNats(opts?: { readonly signal?: 'SIGTERM' | 'SIGKILL'; readonly downMs?: number }): Promise<void>;
 }
 
 export interface ServerOptions {
@@ -71,10 +76,10 @@ function tail(file: string): string {
   }
 }
 
-async function stopProcess(proc: ChildProcess): Promise<void> {
+async function stopProcess(proc: ChildProcess, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  proc.kill('SIGTERM');
+  proc.kill(signal);
   const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
   await exited;
   clearTimeout(timer);
@@ -84,12 +89,15 @@ export async function startServers(opts: ServerOptions = {}): Promise<Servers> {
   const dir = mkdtempSync(join(tmpdir(), 'virtflow-test-'));
   const procs: ChildProcess[] = [];
   const stop = async () => {
-    await Promise.all(procs.map(stopProcess));
+    await Promise.all(procs.map((p) => stopProcess(p)));
     rmSync(dir, { recursive: true, force: true });
   };
   try {
     let redisUrl = '';
     let natsUrl = '';
+    let restartNats: Servers['restartNats'] = async () => {
+      throw new Error('nats-server was not started');
+    };
     if (opts.redis !== false) {
       const port = await freePort();
       const log = join(dir, 'redis.log');
@@ -104,12 +112,20 @@ export async function startServers(opts: ServerOptions = {}): Promise<Servers> {
       const port = await freePort();
       const log = join(dir, 'nats.log');
       const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'jetstream'), '-l', log];
-      const proc = spawn(findBinary('nats-server'), args, { stdio: 'ignore' });
+      let proc = spawn(findBinary('nats-server'), args, { stdio: 'ignore' });
       procs.push(proc);
       await waitForPort(port, proc, log, 'nats-server');
       natsUrl = `nats://127.0.0.1:${port}`;
+      restartNats = async ({ signal = 'SIGTERM', downMs = 0 } = {}) => {
+        await stopProcess(proc, signal);
+        if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+        const next = spawn(findBinary('nats-server'), args, { stdio: 'ignore' });
+        procs[procs.indexOf(proc)] = next;
+        proc = next;
+        await waitForPort(port, next, log, 'nats-server');
+      };
     }
-    return { redisUrl, natsUrl, dir, stop };
+    return { redisUrl, natsUrl, dir, stop, restartNats: (o) => restartNats(o) };
   } catch (e) {
     await stop();
     throw e;

@@ -6,7 +6,7 @@ export type { Warning } from './codec/codec.ts';
 export { readDomain, readDevice, DEVICE_KINDS, type ParseOptions } from './domain/parse.ts';
 export { parseDomain, parseDomainXML, parseDevice, parseDeviceXML, type GenericParseOptions, type Parsed } from './parse.ts';
 export { genericDriver } from './drivers/generic.ts';
-export { formatDomainXML, formatDeviceXML } from './domain/format.ts';
+export { formatDomainXML, formatDeviceXML, type FormatOptions } from './domain/format.ts';
 export type * from './domain/types.ts';
 export * from './caps/index.ts';
 export * from './postparse/index.ts';

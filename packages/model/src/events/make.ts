@@ -2,10 +2,9 @@
  * Building events. The clock and the id source are handed in, so the model
  * stays pure and tests are deterministic.
  */
-import { freeze } from 'immer';
 import { VirtError } from '../errors.ts';
 import { ENVELOPE_VERSION, type EventData, type EventEnvelope, type EventType } from './types.ts';
-import { dataError, isEventType, subjectFor } from './validate.ts';
+import { dataError, deepFreeze, isEventType, subjectFor } from './validate.ts';
 
 export interface EventMeta {
   /**
@@ -53,5 +52,5 @@ export function makeEvent<T extends EventType>(type: T, data: EventData[T], meta
     data,
     v: ENVELOPE_VERSION,
   };
-  return freeze(envelope, true);
+  return deepFreeze(envelope);
 }

@@ -4,43 +4,64 @@
  * what keeps the log sensible. Messages follow libvirt's where it has them
  * ("domain is already running", "domain is not running").
  */
-import { VirtError } from '../errors.ts';
+import { VirtError, type ErrorCode } from '../errors.ts';
 import type { AnyEvent } from './types.ts';
-import { isDomainEvent, type DomainEvent, type DomainState } from './domain.ts';
-import { isHostEvent, type HostEvent, type HostState } from './host.ts';
+import { isDomainEvent, type DomainEvent, type DomainRow } from './domain.ts';
+import { isHostEvent, type HostEvent, type HostFacts } from './host.ts';
 
-const invalid = (detail: string, path?: string): VirtError => new VirtError('OPERATION_INVALID', detail, path);
+/** A rule's verdict, made into a VirtError only at the edge: an Error's stack costs microseconds, and simulations ask millions of times. */
+interface Problem {
+  readonly code: ErrorCode;
+  readonly detail: string;
+  readonly path?: string;
+}
+const invalid = (detail: string, path?: string): Problem => ({ code: 'OPERATION_INVALID', detail, ...(path ? { path } : {}) });
+const internal = (detail: string): Problem => ({ code: 'INTERNAL_ERROR', detail });
 
-function isDomainState(s: DomainState | HostState): s is DomainState {
+function isDomainState(s: DomainRow | HostFacts): s is DomainRow {
   return 'uuid' in s;
 }
 
-/** The VirtError('OPERATION_INVALID') an illegal event would be, or undefined when it may be appended. */
-export function transitionError(state: DomainState | HostState | undefined, event: AnyEvent): VirtError | undefined {
+/**
+ * The VirtError('OPERATION_INVALID') an illegal event would be, or undefined
+ * when it may be appended. `state` is the aggregate's state before the event
+ * (a DomainState or HostState, or a projection's row of one).
+ */
+export function transitionError(state: DomainRow | HostFacts | undefined, event: AnyEvent): VirtError | undefined {
+  const p = problem(state, event);
+  return p && new VirtError(p.code, p.detail, p.path);
+}
+
+/** Whether `event` may follow `state`: transitionError without building the error. */
+export function isLegalTransition(state: DomainRow | HostFacts | undefined, event: AnyEvent): boolean {
+  return problem(state, event) === undefined;
+}
+
+function problem(state: DomainRow | HostFacts | undefined, event: AnyEvent): Problem | undefined {
   if (isDomainEvent(event)) {
-    if (state && !isDomainState(state)) return new VirtError('INTERNAL_ERROR', `a ${event.type} event needs the domain's state, not host '${state.hostId}'`);
+    if (state && !isDomainState(state)) return internal(`a ${event.type} event needs the domain's state, not host '${state.hostId}'`);
     return domainError(state, event);
   }
   if (isHostEvent(event)) {
-    if (state && isDomainState(state)) return new VirtError('INTERNAL_ERROR', `a ${event.type} event needs the host's state, not domain '${state.uuid}'`);
+    if (state && isDomainState(state)) return internal(`a ${event.type} event needs the host's state, not domain '${state.uuid}'`);
     return hostError(state, event);
   }
-  return new VirtError('INTERNAL_ERROR', `no transition rule for event type '${(event as { type: string }).type}'`);
+  return internal(`no transition rule for event type '${(event as { type: string }).type}'`);
 }
 
 /** Throws the VirtError('OPERATION_INVALID', ...) an illegal event is; returns when the event may be appended. */
-export function checkTransition(state: DomainState | HostState | undefined, event: AnyEvent): void {
+export function checkTransition(state: DomainRow | HostFacts | undefined, event: AnyEvent): void {
   const err = transitionError(state, event);
   if (err) throw err;
 }
 
-function versionError(current: number, event: AnyEvent): VirtError | undefined {
+function versionError(current: number, event: AnyEvent): Problem | undefined {
   if (event.version === current + 1) return undefined;
   return invalid(`${event.type} carries version ${event.version} but the aggregate is at version ${current}: expected ${current + 1}`, '/version');
 }
 
-function domainError(s: DomainState | undefined, e: DomainEvent): VirtError | undefined {
-  if (s && s.uuid !== e.data.uuid) return new VirtError('INTERNAL_ERROR', `${e.type} is for domain ${e.data.uuid}, not ${s.uuid}`);
+function domainError(s: DomainRow | undefined, e: DomainEvent): Problem | undefined {
+  if (s && s.uuid !== e.data.uuid) return internal(`${e.type} is for domain ${e.data.uuid}, not ${s.uuid}`);
   const v = versionError(s?.version ?? 0, e);
   if (v) return v;
   if (e.type === 'DomainDefined') {
@@ -100,18 +121,18 @@ function domainError(s: DomainState | undefined, e: DomainEvent): VirtError | un
   }
 }
 
-function onItsHost(s: DomainState, hostId: string): VirtError | undefined {
+function onItsHost(s: DomainRow, hostId: string): Problem | undefined {
   return s.hostId === hostId ? undefined : invalid(`domain '${s.name}' is on host '${s.hostId ?? '(none)'}', not '${hostId}'`);
 }
 
-function arrivalError(s: DomainState, hostId: string): VirtError | undefined {
+function arrivalError(s: DomainRow, hostId: string): Problem | undefined {
   const m = s.migration;
   if (!m || m.toHost !== hostId) return invalid(`domain '${s.name}' is not being migrated to host '${hostId}'`);
   return m.targetStarted ? invalid(`domain '${s.name}' has already arrived on host '${hostId}'`) : undefined;
 }
 
-function hostError(s: HostState | undefined, e: HostEvent): VirtError | undefined {
-  if (s && s.hostId !== e.data.hostId) return new VirtError('INTERNAL_ERROR', `${e.type} is for host '${e.data.hostId}', not '${s.hostId}'`);
+function hostError(s: HostFacts | undefined, e: HostEvent): Problem | undefined {
+  if (s && s.hostId !== e.data.hostId) return internal(`${e.type} is for host '${e.data.hostId}', not '${s.hostId}'`);
   const v = versionError(s?.version ?? 0, e);
   if (v) return v;
   // Registering again (an agent restarting) refreshes address, labels and capabilities.

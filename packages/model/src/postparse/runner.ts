@@ -71,7 +71,7 @@ function session(driver: DriverConf<any>, opts: PostParseOptions): Session {
   const ctx = {
     caps: opts.caps,
     data: undefined as unknown,
-    flags: { ...DEFAULT_FLAGS, ...opts.flags },
+    flags: { ...DEFAULT_FLAGS, ...driver.parseFlags, ...opts.flags },
     driver,
     random: opts.random ?? defaultRandom,
     recorder,
@@ -126,7 +126,9 @@ export function postParseDomain(parsed: DomainDef, opts: PostParseOptions): Post
   // §8.11–8.13: the primary video, the first serial and SCSI controllers without a model
   // (often implicit ones) go through the device post-parse again.
   const again = listDevices(def).filter((r) => {
-    if ((r.kind === 'video' || r.kind === 'serial') && r.index === 0) return true;
+    // A first video of type none was cleared instead (virDomainDefPostParseVideo).
+    if (r.kind === 'video' && r.index === 0) return (getDevice(def, r)!.def as { model?: { type?: string } }).model?.type !== 'none';
+    if (r.kind === 'serial' && r.index === 0) return true;
     const c = r.kind === 'controller' ? (getDevice(def, r)!.def as { type?: string; model?: string }) : undefined;
     return c?.type === 'scsi' && c.model === undefined;
   });

@@ -65,6 +65,11 @@ export interface DriverConf<Data = unknown> {
   /** Arch when `<os><type arch>` is absent; else the host's. */
   readonly defArch?: string;
   readonly features?: readonly DriverFeature[];
+  /**
+   * The parse flags the driver's define API uses, under the caller's (libvirt's
+   * test driver defines without VIR_DOMAIN_DEF_PARSE_ABI_UPDATE, QEMU with it).
+   */
+  readonly parseFlags?: Partial<ParseFlags>;
   /** The opaque data every callback receives (libvirt's parseOpaque). */
   createData?(caps: Capabilities, def: DomainDef): Data;
   /** Runs before the data exists (qemu: the emulator path). */

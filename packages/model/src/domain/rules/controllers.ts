@@ -127,10 +127,8 @@ function unusedIndex(used: Map<string, Set<number>>, type: string): number {
 
 /**
  * virDomainAssignControllerIndexes: every index-less controller gets one
- * (USB2 companions share their group's). The list is then put in the order
- * libvirt gives it when it next reads its own XML (a controller whose index
- * was assigned moves among its type by index), so that writing and reading
- * back is stable.
+ * (USB2 companions share their group's), where it stands: libvirt moves it
+ * among its type by index only when it next reads its own XML.
  */
 export const controllerIndexes: ParseRule = (def) => {
   const list = controllers(def);
@@ -156,7 +154,6 @@ export const controllerIndexes: ParseRule = (def) => {
     c.index = String(n);
     use(c.type!, n);
   });
-  sortControllers(list);
 };
 
 /** virDomainDefRejectDuplicateControllers: no two controllers of a type (but usb) share an index. */
@@ -172,10 +169,8 @@ export const duplicateControllers: ParseRule = (def) => {
 
 /**
  * virDomainDefMaybeAddController: adds <controller type index [model]> unless
- * that index of the type exists. libvirt appends it; it lands in its type's
- * place by index when libvirt next reads its own XML, which is where it is
- * put here (the same place whenever the type is new or the index its
- * highest), so that writing and reading back is stable.
+ * that index of the type exists. libvirt appends it (it lands in its type's
+ * place by index only when libvirt next reads its own XML).
  */
 function maybeAdd(def: DomainDraft, type: string, index: number, model?: string): void {
   const list = controllers(def);
@@ -183,7 +178,6 @@ function maybeAdd(def: DomainDraft, type: string, index: number, model?: string)
   const c: Controller = { type, index: String(index) };
   if (model !== undefined) c.model = model;
   list.push(c);
-  sortControllers(list);
   const devices = (def.devices ??= {}) as Record<string, unknown>;
   devices['controllers'] = list;
 }

@@ -33,6 +33,8 @@ export interface ParseContext {
   readonly defArch: string;
   /** Prefix of generated MAC addresses (the driver's; libvirt's default 52:54:00). */
   readonly macPrefix: readonly [number, number, number];
+  /** VIR_DOMAIN_DEF_PARSE_ABI_UPDATE: a new definition whose defaults may change (post-parse only). */
+  readonly abiUpdate?: boolean;
 }
 
 export type ParseRule = (def: DomainDraft, ctx: ParseContext) => void;

@@ -71,31 +71,53 @@ function memoryDeviceKiB(def: DomainDraft): number {
   return sum;
 }
 
-/** virDomainDefPostParseMemory: the initial memory must come from <memory> or the NUMA cells. */
-function memoryPostParse(def: DomainDraft): void {
+/**
+ * virDomainDefPostParseMemory: the initial memory comes from <memory> or the
+ * NUMA cells. The cells' sum (plus the memory devices) becomes the total when
+ * <memory> is absent, or always for a define that may update the ABI (QEMU's;
+ * the test driver defines without VIR_DOMAIN_DEF_PARSE_ABI_UPDATE); the
+ * current memory then never exceeds it.
+ */
+function memoryPostParse(def: DomainDraft, abiUpdate: boolean): void {
   const hotplug = memoryDeviceKiB(def);
   const memory = Number(def.memory?.text ?? '0');
-  // The test driver defines without VIR_DOMAIN_DEF_PARSE_ABI_UPDATE: the NUMA cells count only without <memory>.
-  const numa = memory ? 0 : numaCells(def).reduce((s, c, i) => s + cellMemoryKiB(c, `/domain/cpu/numa/cell[${i + 1}]`), 0);
+  const numa = !memory || abiUpdate ? numaCells(def).reduce((s, c, i) => s + cellMemoryKiB(c, `/domain/cpu/numa/cell[${i + 1}]`), 0) : 0;
   let total = memory;
-  if (numa) total = numa + hotplug;
-  else if (hotplug > memory) throw new VirtError('XML_ERROR', 'Total size of memory devices exceeds the total memory size', '/domain/memory');
+  if (numa) {
+    total = numa + hotplug;
+    if (total !== memory) def.memory = { ...def.memory, unit: 'KiB', text: String(total) };
+  } else if (hotplug > memory) throw new VirtError('XML_ERROR', 'Total size of memory devices exceeds the total memory size', '/domain/memory');
   if (total - hotplug === 0) throw new VirtError('XML_ERROR', 'Memory size must be specified via <memory> or in the <numa> configuration', '/domain/memory');
+  const cur = Number(def.currentMemory?.text ?? '0');
+  if (cur > total || cur === 0) def.currentMemory = { ...def.currentMemory, unit: 'KiB', text: String(total) };
   const max = Number(def.maxMemory?.text ?? '0');
   const slots = Number(def.maxMemory?.slots?.trim() || '0');
   if ((max || slots) && !(max && slots)) throw new VirtError('XML_ERROR', 'both maximum memory size and memory slot count must be specified', '/domain/maxMemory');
   if (max && max < total) throw new VirtError('XML_ERROR', 'maximum memory size must be equal or greater than the actual memory size', '/domain/maxMemory');
 }
 
-/** virDomainDefPostParseOs: enrolled keys need secure boot. */
+/** virDomainOsDefFirmwareFeature, in enum (and output) order. */
+const FIRMWARE_FEATURES = ['enrolled-keys', 'secure-boot'];
+
+/**
+ * virDomainDefPostParseOs: enrolled keys need secure boot, and imply it
+ * (written out); a loader given by path is a ROM unless its type says otherwise.
+ */
 function osPostParse(def: DomainDraft): void {
+  const loader = def.os?.loader;
+  if (loader && loader.type === undefined && (loader.text ?? '') !== '') loader.type = 'rom';
   // Firmware features are read only with <os firmware> (see validate-domain.ts).
   if (def.os?.type?.text !== 'hvm' || def.os.firmware === undefined) return;
   const features = def.os?.firmwareFeatures?.features ?? [];
   const state = (name: string) => features.find((f) => f.name === name)?.enabled;
-  if (state('enrolled-keys') === 'yes' && state('secure-boot') === 'no') {
+  if (state('enrolled-keys') !== 'yes') return;
+  if (state('secure-boot') === 'no') {
     throw new VirtError('XML_DETAIL', "firmware feature 'enrolled-keys' cannot be enabled when firmware feature 'secure-boot' is disabled", '/domain/os/firmware');
   }
+  const sb = features.find((f) => f.name === 'secure-boot');
+  if (sb) sb.enabled = 'yes';
+  else features.push({ enabled: 'yes', name: 'secure-boot' });
+  features.sort((a, b) => FIRMWARE_FEATURES.indexOf(a.name ?? '') - FIRMWARE_FEATURES.indexOf(b.name ?? ''));
 }
 
 /** virDomainDefPostParseCPU: a custom CPU without a model cannot ask for a check. */
@@ -106,8 +128,8 @@ function cpuPostParse(def: DomainDraft): void {
 }
 
 /** The domain-wide part (virDomainDefPostParseCommon), in its order. */
-export const domainPostParseChecks: ParseRule = (def) => {
-  memoryPostParse(def);
+export const domainPostParseChecks: ParseRule = (def, ctx) => {
+  memoryPostParse(def, ctx.abiUpdate ?? false);
   osPostParse(def);
   cpuPostParse(def);
 };

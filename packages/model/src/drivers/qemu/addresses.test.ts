@@ -37,7 +37,7 @@ function domain(machine: string, devices: string, extra = ''): string {
 }
 
 /** Runs the address rules alone; `caps` overrides the emulator's capabilities. */
-function assign(xml: string, caps?: Partial<AddressCaps>): { def: DomainDef; provenance: Provenance[] } {
+function assign(xml: string, caps?: Partial<AddressCaps>, flags?: Partial<Ctx<QemuData>['flags']>): { def: DomainDef; provenance: Provenance[] } {
   const parsed = freeze(decode(readXml(xml), domainSpec, '/domain', []), true) as DomainDef;
   const provenance: Provenance[] = [];
   const base = createQemuData(bookwormQemuCaps, parsed);
@@ -46,7 +46,7 @@ function assign(xml: string, caps?: Partial<AddressCaps>): { def: DomainDef; pro
     recorder: makeRecorder(() => 'qemu', (p) => provenance.push(p)),
     caps: bookwormQemuCaps,
     data,
-    flags: { inactive: true, abiUpdate: true, skipValidate: false },
+    flags: { inactive: true, abiUpdate: true, skipValidate: false, ...flags },
     driver,
     random: (b) => b,
     filled: (path, value, why, rule = 'manual') => provenance.push({ path, value, driver: 'qemu', rule, why }),
@@ -54,9 +54,9 @@ function assign(xml: string, caps?: Partial<AddressCaps>): { def: DomainDef; pro
   return { def: domainRules(qemuAddressRules)(parsed, ctx), provenance };
 }
 
-function fails(xml: string, code: ErrorCode, message: string, path: string, caps?: Partial<AddressCaps>): void {
+function fails(xml: string, code: ErrorCode, message: string, path: string, caps?: Partial<AddressCaps>, flags?: Partial<Ctx<QemuData>['flags']>): void {
   assert.throws(
-    () => assign(xml, caps),
+    () => assign(xml, caps, flags),
     (e: unknown) => {
       assert.ok(e instanceof VirtError, String(e));
       assert.equal(e.message, message);
@@ -827,6 +827,31 @@ describe('QEMU address assignment: errors', () => {
       'XML_ERROR',
       'XML error: spapr-vio address 0x3000 already in use',
       '/domain/devices/controller[3]/address/@reg',
+    );
+  });
+});
+
+describe('QEMU USB addresses without ABI_UPDATE (an existing domain, or libvirt\'s xml2xml tests)', () => {
+  const usb = (devices: string) =>
+    domain(I440FX, `<controller type='usb' index='0' model='piix3-uhci'><address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x2'/></controller>
+      <controller type='pci' index='0' model='pci-root'/>${devices}${PS2}<memballoon model='none'/>`);
+
+  it('assigns no port while some USB device lacks one', () => {
+    const { def } = assign(usb("<input type='tablet' bus='usb'/><input type='keyboard' bus='usb'><address type='usb' bus='0' port='2'/></input>"), undefined, { abiUpdate: false });
+    assert.equal(def.devices!.inputs![0]!.address, undefined);
+    // A new domain gets the free port.
+    const fresh = assign(usb("<input type='tablet' bus='usb'/><input type='keyboard' bus='usb'><address type='usb' bus='0' port='2'/></input>")).def;
+    assert.deepEqual(fresh.devices!.inputs![0]!.address, { type: 'usb', bus: '0', port: '1' });
+  });
+
+  it('still checks the ports when every USB device has one', () => {
+    fails(
+      usb("<input type='tablet' bus='usb'><address type='usb' bus='0' port='3'/></input>"),
+      'XML_ERROR',
+      'XML error: requested USB port 3 not present on USB bus 0',
+      '/domain/devices/input[1]/address',
+      undefined,
+      { abiUpdate: false },
     );
   });
 });

@@ -11,6 +11,7 @@
 import type { Capabilities, GuestCaps, MachineType } from '../../caps/types.ts';
 import { findGuest } from '../../caps/index.ts';
 import type { DomainDef } from '../../domain/types.ts';
+import type { AddressCaps } from './addresses-common.ts';
 
 // ------------------------------------------------------------------ arches
 
@@ -188,6 +189,11 @@ export interface QemuData {
   machineDefaultCPU(name: string): string | undefined;
   /** virQEMUCapsSupportsGICVersion for the accelerator. */
   supportsGIC(version: '2' | '3'): boolean;
+  /**
+   * The flags address assignment consults, when the caps carry the binary's
+   * flags; absent, address assignment assumes a modern QEMU (addresses-common.ts).
+   */
+  readonly addressCaps?: Partial<AddressCaps>;
 }
 
 function guestOf(caps: Capabilities, def: DomainDef): GuestCaps | undefined {
@@ -219,8 +225,10 @@ export function createQemuData(caps: Capabilities, def: DomainDef, config: QemuC
   // The binary's own flags when the caps carry them (read from libvirt's caps cache), else the assumed list.
   const flags: ReadonlySet<string> = guest?.qemuFlags ? new Set(guest.qemuFlags) : flagsFor(binaryArch);
   const versioned = (m: MachineType) => m.canonical ?? m.name;
-  // libvirt's own per-accelerator list, in libvirt's order, when the caps carry it (qemu-caps-xml.ts).
-  const accelMachines = guest?.domains.find((d) => d.type === ACCEL_DOMAIN[accel])?.machines;
+  // libvirt's own per-accelerator lists, in libvirt's order, when the caps carry them (qemu-caps-xml.ts);
+  // then an accelerator the binary lacks has no machines, as virQEMUCapsGetAccel's empty list.
+  const perAccel = guest?.domains.some((d) => d.machines !== undefined) ?? false;
+  const accelMachines = perAccel ? (guest!.domains.find((d) => d.type === ACCEL_DOMAIN[accel])?.machines ?? []) : undefined;
   let machines: readonly MachineType[];
   let preferred: MachineType | undefined;
   if (accelMachines !== undefined) {
@@ -262,5 +270,15 @@ export function createQemuData(caps: Capabilities, def: DomainDef, config: QemuC
     },
     // TCG emulates GICv2 and GICv3; what KVM offers depends on the host's kernel, which the caps do not record.
     supportsGIC: (version) => isARM(binaryArch) && accel === 'tcg' && (version === '2' || version === '3'),
+    ...(guest?.qemuFlags
+      ? {
+          addressCaps: {
+            virtioPciTransitional: flags.has('virtio-pci-non-transitional'),
+            pciePciBridge: flags.has('pcie-pci-bridge'),
+            pcieRootPort: flags.has('pcie-root-port'),
+            virtioMmio: flags.has('virtio-mmio'),
+          },
+        }
+      : {}),
   };
 }

@@ -111,3 +111,22 @@ export function commandlineArgs(def: DomainDef, uri: string, onMissing: (path: s
   });
   return args;
 }
+
+/**
+ * For a driver whose namespace has no formatter (libvirt's test driver reads
+ * `test:` elements and writes none) or that has none at all: every
+ * domain-level element in an XML namespace, and every namespace declaration
+ * on <domain>, is gone once libvirt formats the definition.
+ */
+export function dropNamespaces(d: Draft<DomainDef>): void {
+  const holder = d as { $unknown?: { attrs?: Record<string, string>; children?: Array<{ after: string | null; node: XmlElement }> } };
+  const u = holder.$unknown;
+  if (!u) return;
+  const rootScope: Attrs = u.attrs ?? {};
+  const children = (u.children ?? []).filter(({ node }) => nsOf(node.name, [node.attrs, rootScope]) === undefined);
+  const attrs = Object.fromEntries(Object.entries(rootScope).filter(([k]) => k !== 'xmlns' && !k.startsWith('xmlns:')));
+  if (children.length === (u.children ?? []).length && Object.keys(attrs).length === Object.keys(rootScope).length) return;
+  const next = { ...(Object.keys(attrs).length ? { attrs } : {}), ...(children.length ? { children } : {}) };
+  if (next.attrs || next.children) holder.$unknown = next;
+  else delete holder.$unknown;
+}

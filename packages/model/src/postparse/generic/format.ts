@@ -204,3 +204,128 @@ export const formatCpu = domainRule(
     if (Object.values(cpu).every((v) => v === undefined)) delete def.cpu;
   },
 );
+
+/** virDomainNetModel, matched ignoring case (virDomainNetSetModelString); `unknown` is no model. */
+const NET_MODELS = ['unknown', 'netfront', 'rtl8139', 'virtio', 'e1000', 'e1000e', 'virtio-transitional', 'virtio-non-transitional', 'usb-net', 'spapr-vlan', 'lan9118', 'scm91c111', 'vlance', 'vmxnet', 'vmxnet2', 'vmxnet3', 'Am79C970A', 'Am79C973', '82540EM', '82545EM', '82543GC'];
+const VIRTIO_NET = ['virtio', 'virtio-transitional', 'virtio-non-transitional'];
+/** Interface types whose <filterref> libvirt reads (virDomainNetDefParseXML's parse_filterref). */
+const FILTERREF_TYPES = ['network', 'bridge', 'ethernet'];
+
+export const formatInterfaces = domainRule(
+  'format-interfaces',
+  "libvirt writes a known NIC model in its own spelling, a <driver> only for virtio models (a hostdev interface's is its PCI backend), a filter only for network, bridge and ethernet interfaces, and no network port id in a persistent definition",
+  (def) => {
+    for (const net of def.devices?.interfaces ?? []) {
+      const model = net.model?.type;
+      if (model !== undefined) {
+        const known = NET_MODELS.find((m) => m.toLowerCase() === model.toLowerCase());
+        if (known === 'unknown') delete net.model;
+        else if (known !== undefined) net.model!.type = known;
+      }
+      if (net.filterref && !FILTERREF_TYPES.includes(net.type ?? '')) delete net.filterref;
+      if (net.type === 'network' && net.source?.portid !== undefined) delete net.source.portid;
+      const driver = net.driver as Record<string, unknown> | undefined;
+      if (!driver) continue;
+      if (net.type === 'hostdev') {
+        const name = driver['name'] as string | undefined;
+        if (name === undefined || name === 'default') delete net.driver;
+        else net.driver = { name };
+      } else if (!VIRTIO_NET.includes(net.model?.type ?? '') || Object.values(driver).every((v) => v === undefined)) delete net.driver;
+    }
+  },
+);
+
+export const formatGraphicsAuth = domainRule(
+  'format-graphics-auth',
+  'a graphics password expiry and the connected policy belong to a password: without one, libvirt writes neither',
+  (def) => {
+    for (const g of def.devices?.graphics ?? []) {
+      const a = g as { passwd?: string; passwdValidTo?: string; connected?: string };
+      if (a.passwd !== undefined) continue;
+      delete a.passwdValidTo;
+      delete a.connected;
+    }
+  },
+);
+
+export const formatBootLoadparm = domainRule(
+  'format-boot-loadparm',
+  "libvirt stores an s390 boot loadparm in upper case (virDomainDeviceBootParseXML)",
+  (def) => {
+    for (const dev of devices(def)) {
+      const boot = dev['boot'] as { loadparm?: string } | undefined;
+      if (boot?.loadparm !== undefined) boot.loadparm = boot.loadparm.toUpperCase();
+    }
+  },
+);
+
+export const formatFilesystemModes = domainRule(
+  'format-filesystem-modes',
+  "libvirt reads a filesystem's file and directory creation modes as octal numbers and writes them with four digits",
+  (def) => {
+    for (const fs of def.devices?.filesystems ?? []) {
+      const f = fs as { fmode?: string; dmode?: string };
+      for (const k of ['fmode', 'dmode'] as const) {
+        if (f[k] === undefined) continue;
+        const v = toUInt(f[k]!, 8);
+        if (v === undefined) continue;
+        if (v === 0) delete f[k];
+        else f[k] = v.toString(8).padStart(4, '0');
+      }
+    }
+  },
+);
+
+/** virXMLPropInt base 0 with -1 for absent. */
+function signedOrAbsent(v: string | undefined): number {
+  if (v === undefined) return -1;
+  const t = v.trim();
+  const neg = t.startsWith('-');
+  const body = neg || t.startsWith('+') ? t.slice(1) : t;
+  const m = toUInt(body, 0);
+  return m === undefined ? -1 : neg ? -m : m;
+}
+
+/** virDomainRedirFilterUSBVersionHelper: `M.m` as BCD, with `J.M` meaning `J.M0`. */
+function usbVersion(v: string | undefined): number {
+  if (v === undefined || v === '-1') return -1;
+  const m = /^\s*\+?(\d+)\.\s*\+?(\d+)/.exec(v);
+  if (!m) return -1;
+  const major = Number(m[1]);
+  let minor = Number(m[2]);
+  if (v.slice(v.indexOf('.') + 1).length === 1) minor *= 10;
+  return (Math.floor(major / 10) << 12) | ((major % 10) << 8) | (Math.floor(minor / 10) << 4) | (minor % 10);
+}
+
+export const formatRedirFilter = domainRule(
+  'format-redirfilter',
+  "libvirt writes a USB redirection filter's class, vendor and product in upper-case hex and its version as major.minor with two minor digits; -1 (any) is not written",
+  (def) => {
+    const rf = def.devices?.redirfilter;
+    if (!rf) return;
+    const usbdevs = rf.usbdevs ?? [];
+    if (!usbdevs.length) {
+      delete def.devices!.redirfilter;
+      return;
+    }
+    const hexUp = (x: number, w: number) => `0x${x.toString(16).toUpperCase().padStart(w, '0')}`;
+    for (const u of usbdevs) {
+      const d = u as { class?: string; vendor?: string; product?: string; version?: string };
+      const cls = signedOrAbsent(d.class);
+      const vendor = signedOrAbsent(d.vendor);
+      const product = signedOrAbsent(d.product);
+      const version = usbVersion(d.version);
+      if (cls >= 0) d.class = hexUp(cls, 2);
+      else delete d.class;
+      if (vendor >= 0) d.vendor = hexUp(vendor, 4);
+      else delete d.vendor;
+      if (product >= 0) d.product = hexUp(product, 4);
+      else delete d.product;
+      if (version >= 0) {
+        const major = ((version & 0xf000) >> 12) * 10 + ((version & 0x0f00) >> 8);
+        const minor = ((version & 0x00f0) >> 4) * 10 + (version & 0x000f);
+        d.version = `${major}.${String(minor).padStart(2, '0')}`;
+      } else delete d.version;
+    }
+  },
+);

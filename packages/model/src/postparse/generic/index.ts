@@ -13,7 +13,8 @@ import { type DomainRule, type Validator, domainRule } from '../rules.ts';
 import type { Ctx } from '../types.ts';
 import { genericDiskDefaults } from './disk.ts';
 import { filesystemAccessmode, hostdevDefaults, implicitVideo, rngVsockMemoryDefaults } from './devices.ts';
-import { formatAddresses, formatCpu, formatHostdevManaged } from './format.ts';
+import { formatAddresses, formatBootLoadparm, formatCpu, formatFilesystemModes, formatGraphicsAuth, formatHostdevManaged, formatInterfaces, formatRedirFilter } from './format.ts';
+import { diskOrder, formatDisks } from './format-disk.ts';
 import { formatDeviceSizes, formatFeatures, formatMemoryTuning, formatNuma, formatNumatune } from './format-memory.ts';
 
 /** The parse-time context a whole-draft rule expects, from the post-parse context. */
@@ -21,6 +22,7 @@ export function parseContextOf(ctx: Ctx<unknown>): ParseContext {
   return {
     random: ctx.random,
     inactive: ctx.flags.inactive,
+    abiUpdate: ctx.flags.abiUpdate,
     warnings: [],
     deviceOnly: false,
     defArch: ctx.driver.defArch ?? ctx.caps.host.arch,
@@ -54,8 +56,8 @@ function validator(name: string, rule: ParseRule): Validator {
 
 const rules = (group: Record<string, ParseRule>) => Object.entries(group).map(([n, r]) => fromWhole(n, r));
 
-/** Before the driver's domain callback (virDomainAssignControllerIndexes). */
-export const genericEarly: DomainRule[] = rules(postParseRules.early);
+/** Before the driver's domain callback: the disks' parse-time order (virDomainDiskInsert), then virDomainAssignControllerIndexes. */
+export const genericEarly: DomainRule[] = [diskOrder, ...rules(postParseRules.early)];
 /** Per device, after the driver's device callbacks (virDomainDeviceDefPostParseCommon). */
 // The checks of unknown disk names and SCSI address clashes look at disks before their addresses are filled.
 const [chardevPortsRule, videoDefaultsRule, devicePostParseChecksRule] = rules(postParseRules.device);
@@ -80,7 +82,13 @@ export const genericFormat: DomainRule[] = [
   formatNuma,
   formatAddresses,
   formatHostdevManaged,
+  formatInterfaces,
+  formatGraphicsAuth,
+  formatBootLoadparm,
+  formatFilesystemModes,
+  formatRedirFilter,
   formatDeviceSizes,
+  formatDisks,
 ];
 
 export type { Draft };
