@@ -14,3 +14,6 @@ export { defaultRegistry, qemuDriver, testDriver } from './drivers/index.ts';
 export { lxcDriver, xenDriver, bhyveDriver, makeLxcDriver, makeXenDriver, makeBhyveDriver, lxcLiveRootFilesystem } from './drivers/index.ts';
 export type { LxcData, LxcDriverOptions, XenData, XenDeviceModel, XenDriverOptions, BhyveData, BhyveDriverOptions } from './drivers/index.ts';
 export * from './events/index.ts';
+export { validateJob, isParserOp, PARSER_OPS, SCHEDULER_OPS, MAX_JOB_BYTES } from './jobs.ts';
+export type { JobOp, ParserOp, SchedulerOp, JobPayload, JobResult, DefineJob, UndefineJob, DeviceJob, LifecycleJob, MigrateJob, EvacuateJob } from './jobs.ts';
+export { runPolicyStages, type PolicyRun } from './pipeline.ts';

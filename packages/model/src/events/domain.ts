@@ -67,42 +67,11 @@ function blankRow(uuid: string): DomainRow {
   return { ...SHUTOFF, uuid, name: '', defined: false, xml: '', definitionVersion: 0, version: 0, updatedAt: '' };
 }
 
-interface Identity {
-  uuid: string;
-  name: string;
-  defined: boolean;
-  domainType?: string | undefined;
-  driver?: string | undefined;
-  xml: string;
-  definitionVersion: number;
-  version: number;
-  updatedAt: string;
-}
-
-function identityOf(row: DomainRow): Identity {
-  return { uuid: row.uuid, name: row.name, defined: row.defined, domainType: row.domainType, driver: row.driver, xml: row.xml, definitionVersion: row.definitionVersion, version: row.version, updatedAt: row.updatedAt };
-}
-
-function reduceIdentity(id: Identity, event: AnyEvent): Identity {
-  const next: Identity = { ...id, version: event.version, updatedAt: event.at };
-  switch (event.type) {
-    case 'DomainDefined':
-    case 'DomainRedefined':
-      return { ...next, name: event.data.name, defined: true, domainType: event.data.domainType, driver: event.data.driver, xml: event.data.xml, definitionVersion: event.version };
-    case 'DomainDeviceAttached':
-    case 'DomainDeviceDetached':
-    case 'DomainDeviceUpdated':
-      return { ...next, xml: event.data.definition, definitionVersion: event.version };
-    case 'DomainUndefined':
-      // The last definition stays readable (history, diff); the domain no longer exists.
-      return { ...next, name: event.data.name, defined: false };
-    default:
-      return next;
-  }
-}
-
-/** Lays out a row in one fixed key order, without undefined-valued keys. */
-function row(id: Identity, lc: DomainLifecycle): DomainRow {
+/**
+ * Lays out a row in one fixed key order (identity, then lifecycle), without
+ * undefined-valued keys, so equal rows serialise identically.
+ */
+function row(id: Omit<DomainRow, keyof DomainLifecycle>, lc: DomainLifecycle): DomainRow {
   const out: Record<string, unknown> = { uuid: id.uuid, name: id.name, defined: id.defined };
   if (id.domainType !== undefined) out.domainType = id.domainType;
   if (id.driver !== undefined) out.driver = id.driver;
@@ -110,7 +79,14 @@ function row(id: Identity, lc: DomainLifecycle): DomainRow {
   out.definitionVersion = id.definitionVersion;
   out.version = id.version;
   out.updatedAt = id.updatedAt;
-  Object.assign(out, lc);
+  out.state = lc.state;
+  out.reason = lc.reason;
+  out.migrating = lc.migrating;
+  if (lc.detail !== undefined) out.detail = lc.detail;
+  if (lc.migration !== undefined) out.migration = lc.migration;
+  if (lc.hostId !== undefined) out.hostId = lc.hostId;
+  if (lc.resources !== undefined) out.resources = lc.resources;
+  if (lc.lastError !== undefined) out.lastError = lc.lastError;
   return Object.freeze(out) as unknown as DomainRow;
 }
 
@@ -128,13 +104,36 @@ export function lifecycleOf(r: DomainLifecycle): DomainLifecycle {
 
 /**
  * Folds one event into a domain row (no history): what the projections keep.
- * Events of other aggregates leave the row as it is.
+ * Events of other aggregates leave the row as it is. Built in one object: this
+ * is the inner loop of a projection rebuild.
  */
 export function reduceDomainRow(state: DomainRow | undefined, event: AnyEvent): DomainRow | undefined {
   if (!isDomainEvent(event)) return state;
   if (state && state.uuid !== event.data.uuid) return state;
   const base = state ?? blankRow(event.data.uuid);
-  return row(reduceIdentity(identityOf(base), event), reduceLifecycle(lifecycleOf(base), event));
+  // reduceLifecycle reads only the lifecycle fields, so the row itself will do.
+  const lc = reduceLifecycle(base, event);
+  let { name, defined, domainType, driver, xml, definitionVersion } = base;
+  switch (event.type) {
+    case 'DomainDefined':
+    case 'DomainRedefined':
+      ({ name, domainType, driver, xml } = event.data);
+      defined = true;
+      definitionVersion = event.version;
+      break;
+    case 'DomainDeviceAttached':
+    case 'DomainDeviceDetached':
+    case 'DomainDeviceUpdated':
+      xml = event.data.definition;
+      definitionVersion = event.version;
+      break;
+    case 'DomainUndefined':
+      // The last definition stays readable (history, diff); the domain no longer exists.
+      name = event.data.name;
+      defined = false;
+      break;
+  }
+  return row({ uuid: base.uuid, name, defined, domainType, driver, xml, definitionVersion, version: event.version, updatedAt: event.at }, lc);
 }
 
 /**
@@ -169,5 +168,5 @@ export function foldDomain(events: Iterable<AnyEvent>, uuid?: string): DomainSta
 
 /** A row of a full state (the projections' view of it). */
 export function toRow(state: DomainState): DomainRow {
-  return row(identityOf(state), lifecycleOf(state));
+  return row(state, state);
 }

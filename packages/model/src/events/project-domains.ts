@@ -59,11 +59,16 @@ function step(b: Batch, w: Writable, event: AnyEvent): void {
   const prev = w.domains.get(uuid);
   const next = reduceDomainRow(prev, event);
   if (next === prev || next === undefined) return;
+  if (!next.defined) {
+    if (prev) unindex(b, w, uuid, prev);
+    w.domains.delete(uuid);
+    return;
+  }
+  w.domains.set(uuid, next);
+  // Definition changes and most reports leave every index as it was.
+  if (prev && prev.name === next.name && prev.hostId === next.hostId && prev.state === next.state) return;
   if (prev) unindex(b, w, uuid, prev);
-  if (next.defined) {
-    w.domains.set(uuid, next);
-    index(b, w, uuid, next);
-  } else w.domains.delete(uuid);
+  index(b, w, uuid, next);
 }
 
 /**
@@ -77,7 +82,7 @@ function applyAll(p: DomainsProjection, items: Iterable<Sequenced>): DomainsProj
   const b = batch();
   for (const { seq: s, event } of items) {
     checkSeq(s);
-    if (s < seq) continue;
+    if (s <= seq) continue;
     seq = s;
     if (!usable(event)) continue;
     w ??= { domains: b.map(p.domains), byName: b.map(p.byName), byHost: b.map(p.byHost), byState: b.map(p.byState) };

@@ -446,12 +446,8 @@ export const consoleCompat: ParseRule = (def) => {
   } else if (serials.length > 0 && ['isa-serial', 'spapr-vio-serial', 'system-serial', 'sclp-serial', 'none', undefined].includes(serials[0]!.target?.type)) {
     consoles.unshift(consoleFromSerial(serials[0]!));
     devices['consoles'] = consoles;
-    // The shifted consoles keep their parse-time port in libvirt's output and
-    // take their new position when libvirt next reads it; the stable form is
-    // written here.
-    consoles.forEach((c, k) => {
-      if (k > 0 && c.target) c.target.port = String(k);
-    });
+    // The shifted consoles keep their parse-time port in libvirt's output (they
+    // take their new position only when libvirt next reads it).
   }
 };
 

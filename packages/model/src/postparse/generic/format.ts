@@ -213,7 +213,7 @@ const FILTERREF_TYPES = ['network', 'bridge', 'ethernet'];
 
 export const formatInterfaces = domainRule(
   'format-interfaces',
-  "libvirt writes a known NIC model in its own spelling, a <driver> only for virtio models (a hostdev interface's is its PCI backend), a filter only for network, bridge and ethernet interfaces, and no network port id in a persistent definition",
+  "libvirt writes a known NIC model in its own spelling, a <driver> and a vhost backend only for virtio models (a hostdev interface's driver is its PCI backend), no single queue, rx coalescing only when set, a filter only for network, bridge and ethernet interfaces, and no network port id in a persistent definition",
   (def) => {
     for (const net of def.devices?.interfaces ?? []) {
       const model = net.model?.type;
@@ -224,8 +224,24 @@ export const formatInterfaces = domainRule(
       }
       if (net.filterref && !FILTERREF_TYPES.includes(net.type ?? '')) delete net.filterref;
       if (net.type === 'network' && net.source?.portid !== undefined) delete net.source.portid;
+      const virtio = net.type !== 'hostdev' && VIRTIO_NET.includes(net.model?.type ?? '');
+      // virDomainNetBackendParseXML: a vhost device only for virtio models.
+      const backend = net.backend as Record<string, unknown> | undefined;
+      if (backend) {
+        if (!virtio) delete backend['vhost'];
+        if (Object.values(backend).every((v) => v === undefined)) delete net.backend;
+      }
+      // virDomainNetDefCoalesceParseXML: only rx frames, and 0 is none.
+      const coalesce = net.coalesce as { rx?: { frames?: { max?: string } } } | undefined;
+      if (coalesce) {
+        const max = coalesce.rx?.frames?.max;
+        if (max === undefined || toUInt(max, 10) === 0) delete net.coalesce;
+        else net.coalesce = { rx: { frames: { max: String(toUInt(max, 10) ?? max) } } };
+      }
       const driver = net.driver as Record<string, unknown> | undefined;
       if (!driver) continue;
+      // There is always one queue: libvirt stores queues='1' as none.
+      if (virtio && driver['queues'] !== undefined && (toUInt(driver['queues'] as string, 10) ?? 2) <= 1) delete driver['queues'];
       if (net.type === 'hostdev') {
         const name = driver['name'] as string | undefined;
         if (name === undefined || name === 'default') delete net.driver;
@@ -327,5 +343,18 @@ export const formatRedirFilter = domainRule(
         d.version = `${major}.${String(minor).padStart(2, '0')}`;
       } else delete d.version;
     }
+  },
+);
+
+export const formatPanics = domainRule(
+  'format-panics',
+  'a panic device with neither a model nor an alias or address has nothing libvirt would write (virXMLFormatElement drops an empty <panic/>)',
+  (def) => {
+    const panics = def.devices?.panics;
+    if (!panics?.length) return;
+    const kept = panics.filter((p) => Object.entries(p).some(([, v]) => v !== undefined));
+    if (kept.length === panics.length) return;
+    if (kept.length) def.devices!.panics = kept;
+    else delete def.devices!.panics;
   },
 );

@@ -13,8 +13,10 @@ import { type DomainRule, type Validator, domainRule } from '../rules.ts';
 import type { Ctx } from '../types.ts';
 import { genericDiskDefaults } from './disk.ts';
 import { filesystemAccessmode, hostdevDefaults, implicitVideo, rngVsockMemoryDefaults } from './devices.ts';
-import { formatAddresses, formatBootLoadparm, formatCpu, formatFilesystemModes, formatGraphicsAuth, formatHostdevManaged, formatInterfaces, formatRedirFilter } from './format.ts';
+import { formatAddresses, formatBootLoadparm, formatCpu, formatFilesystemModes, formatGraphicsAuth, formatHostdevManaged, formatInterfaces, formatPanics, formatRedirFilter } from './format.ts';
 import { diskOrder, formatDisks } from './format-disk.ts';
+import { formatBootMenu, formatIOThreads, formatSeclabels } from './format-domain.ts';
+import { metadataNamespaces } from './metadata.ts';
 import { formatDeviceSizes, formatFeatures, formatMemoryTuning, formatNuma, formatNumatune } from './format-memory.ts';
 
 /** The parse-time context a whole-draft rule expects, from the post-parse context. */
@@ -63,7 +65,8 @@ export const genericEarly: DomainRule[] = [diskOrder, ...rules(postParseRules.ea
 const [chardevPortsRule, videoDefaultsRule, devicePostParseChecksRule] = rules(postParseRules.device);
 export const genericDevice: DomainRule[] = [devicePostParseChecksRule!, genericDiskDefaults, hostdevDefaults, rngVsockMemoryDefaults, filesystemAccessmode, chardevPortsRule!, videoDefaultsRule!];
 /** After every device (virDomainDefPostParseCommon). */
-export const genericCommon: DomainRule[] = [...rules(postParseRules.common).slice(0, 6), implicitVideo, ...rules(postParseRules.common).slice(6)];
+const common = rules(postParseRules.common);
+export const genericCommon: DomainRule[] = [...common.slice(0, 6), implicitVideo, common[6]!, metadataNamespaces, ...common.slice(7)];
 /** Per device, before the driver's device validation (virDomainDeviceDefValidateInternal). */
 export const genericDeviceValidate: Validator[] = Object.entries(postParseRules.validateDevices).map(([n, r]) => validator(n, r));
 /** Last (virDomainDefValidateInternal). */
@@ -75,6 +78,9 @@ export const genericDomainValidate: Validator[] = Object.entries(postParseRules.
  * libvirt's own.
  */
 export const genericFormat: DomainRule[] = [
+  formatBootMenu,
+  formatIOThreads,
+  formatSeclabels,
   formatMemoryTuning,
   formatNumatune,
   formatFeatures,
@@ -87,6 +93,7 @@ export const genericFormat: DomainRule[] = [
   formatBootLoadparm,
   formatFilesystemModes,
   formatRedirFilter,
+  formatPanics,
   formatDeviceSizes,
   formatDisks,
 ];
