@@ -1,12 +1,14 @@
 /**
  * Comparing our XML with libvirt's: whitespace normalised, UUIDs masked, and
- * MAC addresses masked where libvirt generated them (not in the input), since
+ * generation ids and MAC addresses masked where libvirt generated them (not in the input), since
  * both sides draw those at random. Mismatches are grouped by the first
  * element where the two differ.
  */
 import { readXml, type XmlElement } from '@virtflow/model';
 
 const UUID_RE = /<uuid>[0-9a-f-]{36}<\/uuid>/g;
+/** A <genid> libvirt generated (the input asked for one with an empty <genid/>). */
+const GENID_RE = /<genid>([0-9a-f-]{36})<\/genid>/g;
 const MAC_RE = /(<mac address=')([0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}):[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}'/g;
 
 export function normalise(xml: string, input: string): string {
@@ -17,6 +19,7 @@ export function normalise(xml: string, input: string): string {
     .filter(Boolean)
     .join('\n')
     .replace(UUID_RE, '<uuid>UUID</uuid>')
+    .replace(GENID_RE, (m, id: string) => (lowerInput.includes(id.toLowerCase()) ? m : '<genid>GENID</genid>'))
     .replace(MAC_RE, (m, head: string, prefix: string) => (lowerInput.includes(m.slice(head.length, -1)) ? m : `${head}${prefix}:XX:XX:XX'`));
 }
 

@@ -4,7 +4,7 @@
  * accept/reject, and on the inactive XML where both accept.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { type Capabilities, type DriverConf, type DriverRegistry, type ParseFlags, defineDomain, formatDomainXML, isVirtError } from '@virtflow/model';
 import { firstDifference, normalise } from './compare.ts';
 import { readVerdicts, runOracle } from './libvirt-data.ts';
@@ -39,14 +39,36 @@ export interface CompareOptions {
   readonly flags?: Partial<ParseFlags>;
 }
 
+/**
+ * The oracle's verdicts, cached in `oracleDir` by file name. Files of
+ * different folders may share a name (genericxml2xmlindata and
+ * qemuxml2argvdata both have a cputune.xml): those keep their verdicts
+ * apart, under `by-folder/FOLDER`.
+ */
+function oracleVerdicts(opts: CompareOptions): Map<string, { xml?: string; err?: string }> {
+  const count = new Map<string, number>();
+  for (const f of opts.files) count.set(basename(f), (count.get(basename(f)) ?? 0) + 1);
+  const groups = new Map<string, string[]>();
+  for (const f of opts.files) {
+    const dir = count.get(basename(f))! > 1 ? join(opts.oracleDir, 'by-folder', basename(dirname(f))) : opts.oracleDir;
+    groups.set(dir, [...(groups.get(dir) ?? []), f]);
+  }
+  const out = new Map<string, { xml?: string; err?: string }>();
+  for (const [dir, files] of groups) {
+    mkdirSync(dir, { recursive: true });
+    let v = readVerdicts(files, dir);
+    if (v.size < files.length) v = runOracle(files, dir, opts.uri);
+    for (const [k, x] of v) out.set(k, x);
+  }
+  return out;
+}
+
 export function compareWithLibvirt(opts: CompareOptions): Comparison {
   let verdicts: Map<string, { xml?: string; err?: string }>;
   if (opts.expected) {
     verdicts = new Map(opts.files.map((f) => [f, { xml: opts.expected!(f) }]));
   } else {
-    mkdirSync(opts.oracleDir, { recursive: true });
-    verdicts = readVerdicts(opts.files, opts.oracleDir);
-    if (verdicts.size < opts.files.length) verdicts = runOracle(opts.files, opts.oracleDir, opts.uri);
+    verdicts = oracleVerdicts(opts);
   }
   const r = { files: opts.files.length, bothAccept: 0, bothReject: 0, onlyWeAccept: [] as string[], onlyWeReject: [] as string[], equal: 0, crashed: [] as string[], mismatches: new Map<string, string[]>() };
   for (const file of opts.files) {

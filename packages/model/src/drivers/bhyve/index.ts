@@ -306,6 +306,8 @@ export function makeBhyveDriver(opts: BhyveDriverOptions = {}): DriverConf<Bhyve
     name: 'bhyve',
     domainTypes: ['bhyve'],
     features: ['FW_AUTOSELECT'],
+    // Its define API parses with VIR_DOMAIN_DEF_PARSE_INACTIVE only (no ABI_UPDATE).
+    parseFlags: { abiUpdate: false },
     createData: (caps) => ({ caps: capsFor(caps, 'bhyve', build), ahci32slot }),
     domainPostParseBasic: domainRules([commandline]),
     domainPostParse: domainRules([capsCheck, pciRoot, isaController]),

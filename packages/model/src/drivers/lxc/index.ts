@@ -119,6 +119,8 @@ export function makeLxcDriver(opts: LxcDriverOptions = {}): DriverConf<LxcData> 
     name: 'lxc',
     domainTypes: ['lxc'],
     features: [],
+    // Its define API parses with VIR_DOMAIN_DEF_PARSE_INACTIVE only (no ABI_UPDATE).
+    parseFlags: { abiUpdate: false },
     createData: (caps) => ({ caps: capsFor(caps, 'lxc', build) }),
     domainPostParseBasic: domainRules([namespaceBlock]),
     domainPostParse: domainRules([capsCheck, emulatorDefault]),

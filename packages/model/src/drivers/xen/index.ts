@@ -193,6 +193,8 @@ export function makeXenDriver(opts: XenDriverOptions = {}): DriverConf<XenData> 
     domainTypes: ['xen'],
     macPrefix: [0x00, 0x16, 0x3e],
     features: ['USER_ALIAS', 'FW_AUTOSELECT', 'NET_MODEL_STRING'],
+    // Its define API parses with VIR_DOMAIN_DEF_PARSE_INACTIVE only (no ABI_UPDATE).
+    parseFlags: { abiUpdate: false },
     createData: (caps, def) => {
       const emulator = def.devices?.emulator;
       return { caps: capsFor(caps, 'xen', build), deviceModel: emulator !== undefined && probe ? probe(emulator) : 'qemu-xen' };

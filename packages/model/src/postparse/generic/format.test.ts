@@ -214,7 +214,7 @@ describe('format: domain-wide parts', () => {
 
   it('keeps one <metadata> element per namespace, and none without one', () => {
     const d = parse({ extra: `<metadata><a:x xmlns:a='urn:a'>1</a:x><plain/><b:x xmlns:b='urn:a'>2</b:x><c:y xmlns:c='urn:c'/></metadata>` });
-    const names = (d.metadata as { children: Array<{ name: string } | string> }).children.filter((c) => typeof c !== 'string').map((c) => (c as { name: string }).name);
+    const names = (d.metadata?.children ?? []).flatMap((c) => (typeof c === 'string' ? [] : [c.name]));
     assert.deepEqual(names, ['a:x', 'c:y']);
   });
 
@@ -235,5 +235,19 @@ describe("libvirt's writer forms", () => {
     const out = formatDomainXML(parseDomainXML("<domain type='kvm'><name>a</name><memory>1024</memory><metadata><a:x xmlns:a='urn:a' v='1'/></metadata><os><type>hvm</type></os></domain>", { random }));
     assert.match(out, /<devices>\n\s*<\/devices>/);
     assert.match(out, /<a:x xmlns:a="urn:a" v="1"\/>/);
+  });
+});
+
+describe('post-parse around the format phase', () => {
+  it('leaves a first video of type none alone after clearing it (virDomainDefPostParseVideo)', () => {
+    const v = parse({ devices: "<graphics type='vnc'/><video><model type='none'/><alias name='ua-v'/></video>" }).devices?.videos?.[0];
+    assert.deepEqual({ ...v?.model }, { type: 'none' });
+    assert.equal(v?.alias?.name, 'ua-v');
+  });
+
+  it("the test driver writes no element of any XML namespace, nor the namespace's declaration", () => {
+    const input = domain({ tail: "<qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><qemu:arg value='-x'/></qemu:commandline>" }).replace("<domain type='kvm'>", "<domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>");
+    const out = formatDomainXML(defineDomain(input, { caps: bookwormQemuCaps, driver: testDriver, random }).def);
+    assert.doesNotMatch(out, /qemu/);
   });
 });
