@@ -2,7 +2,7 @@
  * parseDomainXML / parseDeviceXML: text → frozen DomainDef, running libvirt's
  * parse-time defaults and checks (what domain_conf.c does before any driver).
  */
-import { freeze } from 'immer';
+import { deepFreeze } from '../util/freeze.ts';
 import { decode, type Warning } from '../codec/codec.ts';
 import { resolve } from '../codec/spec.ts';
 import { VirtError } from '../errors.ts';
@@ -53,7 +53,7 @@ export function readDomain(xml: string | Uint8Array, opts: ParseOptions = {}): P
   const draft = decode(root, domainSpec, '/domain', warnings) as DomainDraft;
   const ctx = parseContext({ ...opts, ...opts.driverDefaults?.(draft.type) }, warnings);
   applyParseRules(draft, ctx);
-  return { def: (opts.mutable ? draft : freeze(draft, true)) as DomainDef, warnings };
+  return { def: (opts.mutable ? draft : deepFreeze(draft)) as DomainDef, warnings };
 }
 
 
@@ -81,7 +81,7 @@ function decodeDevice(root: XmlElement, opts: ParseOptions): Parsed<DeviceDef> {
   applyParseRules(holder, ctx);
   const devs = holder.devices as Record<string, unknown>;
   const out = child.many ? (devs[key] as unknown[])[0] : devs[key];
-  return { def: freeze({ kind, def: out }, true) as DeviceDef, warnings };
+  return { def: deepFreeze({ kind, def: out }) as DeviceDef, warnings };
 }
 
 function defaultRandom(bytes: Uint8Array): Uint8Array {

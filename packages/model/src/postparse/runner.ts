@@ -9,7 +9,8 @@
  * device validation only. An error anywhere fails the whole parse: nothing
  * half-enriched is ever returned.
  */
-import { freeze, produce } from 'immer';
+import { produce } from 'immer';
+import { deepFreeze } from '../util/freeze.ts';
 import { VirtError } from '../errors.ts';
 import type { Capabilities } from '../caps/types.ts';
 import type { Warning } from '../codec/codec.ts';
@@ -144,7 +145,7 @@ export function postParseDomain(parsed: DomainDef, opts: PostParseOptions): Post
   for (const stage of [...(opts.registry?.stages ?? []), ...(opts.stages ?? [])]) {
     def = as(stage.name, () => runStage(stage, def, ctx));
   }
-  return { def: freeze(def, true), provenance: s.provenance, warnings: [], driver: driver.name };
+  return { def: deepFreeze(def), provenance: s.provenance, warnings: [], driver: driver.name };
 }
 
 /** The driver's device callback and the feature checks, for the given devices in order. */
@@ -229,7 +230,7 @@ export function defineDevice(xml: string | Uint8Array, domain: DomainDef, opts: 
     s.setActor(stage.name);
     dev = stage.device(dev, domain, ctx) ?? dev;
   }
-  return { def: freeze(dev, true), provenance: s.provenance, warnings: parsed.warnings, driver: driver.name };
+  return { def: deepFreeze(dev), provenance: s.provenance, warnings: parsed.warnings, driver: driver.name };
 }
 
 /** Where a new device of this kind goes: after the existing ones. */
@@ -280,7 +281,7 @@ export function attachDevice(domain: DomainDef, xml: string | Uint8Array, opts: 
   const whole = postParseDomain(withDevice(domain, ref, single.def), opts);
   const device = getDevice(whole.def, ref)!;
   return {
-    def: freeze({ domain: whole.def, device, path: ref.path }, true),
+    def: deepFreeze({ domain: whole.def, device, path: ref.path }),
     provenance: [...single.provenance, ...whole.provenance],
     warnings: single.warnings,
     driver: whole.driver,
