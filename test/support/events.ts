@@ -16,6 +16,8 @@ export interface WorldOptions {
   readonly domains?: number;
   /** Pad the definitions to about this many bytes (realistic payloads: 1500). */
   readonly xmlBytes?: number;
+  /** Host ids are `<hostPrefix><n>` ('host'). */
+  readonly hostPrefix?: string;
 }
 
 /** A small deterministic PRNG (mulberry32). */
@@ -31,7 +33,8 @@ export function rng(seed: number): () => number {
 }
 
 export function uuidFrom(r: () => number): string {
-  const h = Array.from({ length: 32 }, () => Math.floor(r() * 16).toString(16)).join('');
+  let h = '';
+  for (let i = 0; i < 4; i++) h += Math.floor(r() * 2 ** 32).toString(16).padStart(8, '0');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
@@ -69,7 +72,7 @@ export class World {
 
   constructor(o: WorldOptions = {}) {
     this.r = rng(o.seed ?? 1);
-    this.hostIds = Array.from({ length: o.hosts ?? 8 }, (_, i) => `host${i + 1}`);
+    this.hostIds = Array.from({ length: o.hosts ?? 8 }, (_, i) => `${o.hostPrefix ?? 'host'}${i + 1}`);
     this.uuids = Array.from({ length: o.domains ?? 200 }, () => uuidFrom(this.r));
     this.#meta = metaSource(this.r);
     this.#xmlBytes = o.xmlBytes ?? 0;
@@ -114,16 +117,19 @@ export class World {
   }
 
   #propose(): AnyEvent | undefined {
-    const unregistered = this.hostIds.filter((h) => !this.hosts.get(h)?.registered);
-    if (unregistered.length) return this.#make('HostRegistered', { hostId: unregistered[0]!, capabilities: capabilities(), labels: { rack: 'r1' } }, 0);
+    if (this.hosts.size < this.hostIds.length) {
+      return this.#make('HostRegistered', { hostId: this.hostIds[this.hosts.size]!, capabilities: capabilities(), labels: { rack: 'r1' } }, 0);
+    }
     if (this.r() < 0.03) return this.#hostEvent();
-    const uuid = this.#pick(this.uuids);
-    const i = this.uuids.indexOf(uuid);
+    const i = Math.floor(this.r() * this.uuids.length);
+    const uuid = this.uuids[i]!;
     const row = this.domains.get(uuid);
     const v = row?.version ?? 0;
     const name = `vm-${i}`;
-    const upHosts = this.hostIds.filter((h) => this.hosts.get(h)?.up && !this.hosts.get(h)?.drained);
-    const host = () => this.#pick(upHosts.length ? upHosts : this.hostIds);
+    const host = () => {
+      const up = this.hostIds.filter((h) => this.hosts.get(h)?.up && !this.hosts.get(h)?.drained);
+      return this.#pick(up.length ? up : this.hostIds);
+    };
     const mem = 1024 * 1024 * (1 + Math.floor(this.r() * 4));
     const xml = () => domainXml(name, uuid, mem, this.#xmlBytes, ++this.#rev);
     if (!row?.defined) return this.#make('DomainDefined', { uuid, name, domainType: 'kvm', driver: 'qemu', xml: xml() }, v);

@@ -4,3 +4,6 @@
  * shutdown with later issues.
  */
 export { hostCapabilities, kvmUsable, probeQemuCapabilities } from './capabilities.ts';
+export * from './events/index.ts';
+export { loadConfig, ConfigError, type Config } from './config.ts';
+export { queues } from './queues.ts';

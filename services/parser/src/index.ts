@@ -1,5 +1,5 @@
-/**
- * @virtflow/parser — Job intake and the post-parse pipeline stages as BullMQ workers (issue 5).
- * Nothing is exported yet: the package exists so the workspace layout is in place.
- */
-export {};
+/** @virtflow/parser — job intake and the post-parse pipeline stages as BullMQ workers. */
+export { startParser, stageNames, redisConnection, type ParserOptions, type ParserService, type StageName } from './service.ts';
+export { ParserClient, type DeadEntry, type Outcome } from './client.ts';
+export { jobError, type Enriched, type IntakeData, type StageData, type StageResult } from './wire.ts';
+export { Metrics } from './metrics.ts';

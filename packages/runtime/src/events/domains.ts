@@ -1,0 +1,54 @@
+/**
+ * Define and undefine through the event store, with libvirt's rule that a
+ * name belongs to one domain in the cluster: the name is claimed (a write the
+ * server arbitrates) before the definition is appended, and released after
+ * the undefine. A define that loses the name race fails with NameTakenError
+ * and appends nothing.
+ */
+import { checkTransition, type AnyEvent, type DomainDefinedData } from '@virtflow/model';
+import { domainRef } from './aggregate.ts';
+import { NameTakenError } from './errors.ts';
+import type { AppendResult, EventStore, UpdateOptions } from './store.ts';
+
+export interface DefineResult extends AppendResult {
+  readonly event: AnyEvent;
+  /** DomainDefined for a new (or undefined) uuid, DomainRedefined for a defined one. */
+  readonly redefined: boolean;
+}
+
+export async function defineDomain(store: EventStore, def: DomainDefinedData, opts: UpdateOptions = {}): Promise<DefineResult> {
+  const heldBefore = (await store.nameOwner(def.name)) === def.uuid;
+  await store.claimName(def.name, def.uuid);
+  let redefined = false;
+  try {
+    const r = await store.update(domainRef(def.uuid), ({ state }) => {
+      redefined = state?.defined === true;
+      const draft = { type: redefined ? 'DomainRedefined' : 'DomainDefined', data: def } as const;
+      // The guard: a rename by redefinition, a define over a live domain, ... are refused before anything is written.
+      const [event] = store.makeEvents([draft], state?.version ?? 0, opts);
+      checkTransition(state, event!);
+      return [draft];
+    }, opts);
+    return { ...r, event: r.events[0]!, redefined };
+  } catch (e) {
+    // Give the name back unless it was ours before this call.
+    if (!heldBefore) await store.releaseName(def.name, def.uuid).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Appends DomainUndefined (the domain must be shut off) and frees its name. */
+export async function undefineDomain(store: EventStore, uuid: string, opts: UpdateOptions = {}): Promise<AppendResult> {
+  let name = '';
+  const r = await store.update(domainRef(uuid), ({ state }) => {
+    name = state?.name ?? '';
+    const draft = { type: 'DomainUndefined', data: { uuid, name } } as const;
+    const [event] = store.makeEvents([draft], state?.version ?? 0, opts);
+    checkTransition(state, event!);
+    return [draft];
+  }, opts);
+  await store.releaseName(name, uuid);
+  return r;
+}
+
+export { NameTakenError };

@@ -1,0 +1,11 @@
+export { EventStore, parseClaim, type EventStoreOptions, type ConcurrencyMode, type Loaded, type StateOf, type AppendResult, type EventDraft, type UpdateOptions, type NameClaim } from './store.ts';
+export { EventSubscription, type SubscribeOptions, type Delivery } from './subscribe.ts';
+export { ConcurrencyError, NameTakenError, isConcurrencyError, type ConflictReason } from './errors.ts';
+export { domainRef, hostRef, aggregateOfEvent, aggregateKey, aggregateSubjects, versionMsgId, CREATION_TYPE, type AggregateRef, type AggregateKind } from './aggregate.ts';
+export { logPoison, type PoisonReport, type PoisonHandler } from './codec.ts';
+export { eventStreamConfig, ensureEventStream, serverVersion, supportsSubjectWildcardCheck, DEFAULT_DUPLICATE_WINDOW_MS, type StreamOptions } from './stream.ts';
+export { Projector, readBucket, type ProjectorOptions, type RebuildStats } from './projector.ts';
+export { ProjectionReader, type ProjectionDump } from './reader.ts';
+export { keys as projectionKeys, keyToken, generation as projectionGeneration, type Generation, type GenerationState } from './kvlayout.ts';
+export { connectNats, type NatsOptions } from './nats.ts';
+export { defineDomain, undefineDomain, type DefineResult } from './domains.ts';

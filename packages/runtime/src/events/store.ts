@@ -1,0 +1,557 @@
+/**
+ * The event store: every change in virtflow is an event appended to the
+ * VIRT_EVENTS stream on JetStream, and an aggregate's state is the fold of its
+ * events (snapshot + tail).
+ *
+ * ## Optimistic concurrency: two writers can never both win
+ *
+ * `append(aggregate, events, expectedVersion)` stores the events only if the
+ * aggregate is still at `expectedVersion`; otherwise it throws a
+ * ConcurrencyError and the caller reloads, decides again and retries
+ * (`update` does that loop). How the check is made depends on the server:
+ *
+ * - **nats-server ≥ 2.11** (`subject-wildcard` mode): each event is published
+ *   with Nats-Expected-Last-Subject-Sequence = the aggregate's head sequence and
+ *   Nats-Expected-Last-Subject-Sequence-Subject = the aggregate's wildcard
+ *   (`virt.evt.domain.<uuid>.*`). The server compares against the last message
+ *   of any type of that aggregate, atomically: exact, no window, no clock.
+ *
+ * - **older servers** (`msg-id` mode; Debian's 2.9.10 here): the -Subject header
+ *   does not exist and is silently ignored, so the expected sequence can only be
+ *   checked on the event's own subject (`...<uuid>.DomainStarted`), which does
+ *   not see a concurrent `DomainStopped`. Two checks close that gap:
+ *   1. Nats-Msg-Id is `<kind>.<id>@<version>`. Two writers that both read
+ *      version v both publish `@v+1`; the stream's duplicate window (one hour)
+ *      stores the first and answers the second `duplicate` → ConcurrencyError.
+ *   2. The msg id only collides inside the window, so the read that established
+ *      `expectedVersion` must be recent: the store refuses to publish when that
+ *      read is older than half the window. A competitor's event newer than the
+ *      read is then still in the window; one older than the read was seen by it.
+ *   Each event still carries Nats-Expected-Last-Subject-Sequence for its own
+ *   subject, which the server does enforce.
+ *
+ *   The "read" is the store's observation of the aggregate's head: the `load`
+ *   that produced `expectedVersion` (replay to the head the server reported), or
+ *   this store's own previous successful append. Without a fresh observation the
+ *   store reads the head itself (a direct get of the last message on the
+ *   aggregate's wildcard). An aggregate's first event needs no read in either
+ *   mode: it must be its creation event (DomainDefined, HostRegistered), and
+ *   expected-last-subject-sequence 0 on that literal subject proves the
+ *   aggregate has never existed.
+ *
+ *   Cost on 2.9: wildcard lookups (that head read, and the filtered consumer a
+ *   load creates) scan the stream's blocks, so they slow down as the stream
+ *   grows; literal-subject lookups are indexed. The hot path — load, decide,
+ *   append — does one wildcard read (the load), never two.
+ *
+ * An append of several events is checked event by event (each against the one
+ * before it), not atomically: if a competitor slips in between, the events
+ * before it stay and the ConcurrencyError says how many (`appended`).
+ *
+ * ## Snapshots
+ * `load` folds snapshot + tail. When the tail it folded holds `snapshotEvery`
+ * events or more, it stores a new snapshot (KV bucket VIRT_SNAPSHOTS, key
+ * `<kind>.<id>`), so an aggregate that is read is replayed from at most N events.
+ */
+import { randomUUID } from 'node:crypto';
+import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  VirtError, aggregateOf, decodeEvent, encodeEvent, makeEvent, reduceDomain, reduceHost, subjects,
+  type AnyEvent, type DomainState, type EventData, type EventType, type HostState,
+} from '@virtflow/model';
+import { CREATION_TYPE, aggregateKey, aggregateSubjects, versionMsgId, type AggregateKind, type AggregateRef } from './aggregate.ts';
+import { logPoison, textDecoder, textEncoder, type PoisonHandler } from './codec.ts';
+import { ConcurrencyError, NameTakenError } from './errors.ts';
+import { replay } from './replay.ts';
+import { DEFAULT_DUPLICATE_WINDOW_MS, ensureEventStream, supportsSubjectWildcardCheck, type StreamOptions } from './stream.ts';
+import { EventSubscription, type SubscribeOptions } from './subscribe.ts';
+
+export type ConcurrencyMode = 'subject-wildcard' | 'msg-id';
+
+export interface EventStoreOptions extends StreamOptions {
+  /** 'auto' (default) picks subject-wildcard on nats-server ≥ 2.11, msg-id before. */
+  readonly concurrency?: 'auto' | ConcurrencyMode;
+  /** Write a snapshot when a load folded this many events past the last one (100; 0: never). */
+  readonly snapshotEvery?: number;
+  readonly snapshotBucket?: string;
+  /** Bumped when the reducers change shape, so old snapshots are ignored. */
+  readonly snapshotSchema?: number;
+  /** Poison messages met while loading (default: a line on stderr). */
+  readonly onPoison?: PoisonHandler;
+  /** Errors of background work (snapshot writes) that must not fail the caller. */
+  readonly onError?: (e: unknown) => void;
+  /** Clock and id source for the events `update` makes. */
+  readonly now?: () => Date;
+  readonly newId?: () => string;
+  /** Publish timeout, ms (5000). */
+  readonly timeoutMs?: number;
+}
+
+export type StateOf<K extends AggregateKind> = K extends 'domain' ? DomainState : HostState;
+
+export interface Loaded<K extends AggregateKind = AggregateKind> {
+  readonly aggregate: AggregateRef & { readonly kind: K };
+  /** undefined for an aggregate without events. */
+  readonly state: StateOf<K> | undefined;
+  /** Its version: that of its last event (0: none). */
+  readonly version: number;
+  /** Stream sequence of its last message (0: none). */
+  readonly seq: number;
+  /** Events folded on top of the snapshot (all of them without one). */
+  readonly replayed: number;
+  readonly fromSnapshot: boolean;
+}
+
+export interface AppendResult {
+  /** The aggregate's version after the append. */
+  readonly version: number;
+  /** Stream sequence of each event (0 for one a retry found already stored, behind the head). */
+  readonly seqs: readonly number[];
+}
+
+/** What `update`'s decide function returns: events without their envelope. */
+export interface EventDraft<T extends EventType = EventType> {
+  readonly type: T;
+  readonly data: EventData[T];
+}
+
+export interface UpdateOptions {
+  readonly correlationId?: string;
+  readonly causationId?: string;
+  /** Attempts before the ConcurrencyError is thrown to the caller (10). */
+  readonly attempts?: number;
+}
+
+/** What the store knows of an aggregate's head, and since when. */
+interface Observation {
+  version: number;
+  seq: number;
+  /** Last stream sequence of each of the aggregate's subjects, by type token (msg-id mode). */
+  typeSeqs: Record<string, number>;
+  /** Date.now() when the read establishing it was sent. */
+  at: number;
+  /** Id of the event at the head, when known: tells a retry that its own earlier attempt landed. */
+  headId?: string | undefined;
+  /** typeSeqs covers every subject of the aggregate (a type missing from it has no message): true after a load or from version 0. */
+  complete: boolean;
+}
+
+interface Snapshot {
+  readonly schema: number;
+  readonly kind: AggregateKind;
+  readonly id: string;
+  readonly version: number;
+  readonly seq: number;
+  readonly typeSeqs: Record<string, number>;
+  readonly state: unknown;
+}
+
+const MAX_OBSERVATIONS = 50_000;
+
+export class EventStore {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly stream: string;
+  readonly mode: ConcurrencyMode;
+  readonly duplicateWindowMs: number;
+  readonly #snapshots: KV;
+  readonly #opts: EventStoreOptions;
+  readonly #observed = new Map<string, Observation>();
+  readonly #background = new Set<Promise<unknown>>();
+
+  private constructor(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, snapshots: KV, mode: ConcurrencyMode, opts: EventStoreOptions) {
+    this.nc = nc;
+    this.js = js;
+    this.jsm = jsm;
+    this.stream = opts.stream ?? 'VIRT_EVENTS';
+    this.mode = mode;
+    this.duplicateWindowMs = opts.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS;
+    this.#snapshots = snapshots;
+    this.#opts = opts;
+  }
+
+  /** Opens the store, creating the stream and the snapshot bucket when missing. */
+  static async open(nc: NatsConnection, opts: EventStoreOptions = {}): Promise<EventStore> {
+    const timeout = opts.timeoutMs ?? 5_000;
+    const jsm = await jetstreamManager(nc, { timeout });
+    const js = jetstream(nc, { timeout });
+    await ensureEventStream(jsm, opts);
+    const snapshots = await new Kvm(js).create(opts.snapshotBucket ?? 'VIRT_SNAPSHOTS', { history: 1, replicas: opts.replicas ?? 1 });
+    const wildcard = supportsSubjectWildcardCheck(nc);
+    const want = opts.concurrency ?? 'auto';
+    if (want === 'subject-wildcard' && !wildcard) {
+      throw new VirtError('CONFIG_UNSUPPORTED', `concurrency mode 'subject-wildcard' needs nats-server 2.11 or later (this one is ${nc.info?.version ?? 'unknown'})`);
+    }
+    const mode: ConcurrencyMode = want === 'auto' ? (wildcard ? 'subject-wildcard' : 'msg-id') : want;
+    return new EventStore(nc, js, jsm, snapshots, mode, opts);
+  }
+
+  // ---------------------------------------------------------------- append
+
+  /**
+   * Appends events to one aggregate if it is still at `expectedVersion`
+   * (0 for a new one). The events are envelopes (makeEvent) at versions
+   * expectedVersion + 1, + 2, ... on the aggregate's subjects.
+   */
+  async append(aggregate: AggregateRef, events: readonly AnyEvent[], expectedVersion: number): Promise<AppendResult> {
+    this.#checkBatch(aggregate, events, expectedVersion);
+    const key = aggregateKey(aggregate);
+    try {
+      const pending = this.#observationFor(aggregate, events, expectedVersion);
+      const obs = pending instanceof Promise ? await pending : pending;
+      // A retry whose earlier attempt stored some of the events (its ack was lost) goes on after them.
+      const landed = obs.version - expectedVersion;
+      const seqs: number[] = landed > 0 ? [...new Array<number>(landed - 1).fill(0), obs.seq] : [];
+      for (const event of events.slice(Math.max(0, landed))) {
+        const ack = await this.#publish(aggregate, event, obs, expectedVersion, seqs.length);
+        seqs.push(ack.seq);
+      }
+      this.#observe(key, obs);
+      return { version: obs.version, seqs };
+    } catch (e) {
+      this.#observed.delete(key);
+      throw e;
+    }
+  }
+
+  #checkBatch(aggregate: AggregateRef, events: readonly AnyEvent[], expectedVersion: number): void {
+    if (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0) throw new VirtError('INVALID_ARG', `expectedVersion must be a non-negative integer, not ${String(expectedVersion)}`);
+    if (events.length === 0) throw new VirtError('INVALID_ARG', 'append needs at least one event');
+    events.forEach((e, i) => {
+      const of = aggregateOf(e.subject);
+      if (!of || of.kind !== aggregate.kind || of.id !== aggregate.id) {
+        throw new VirtError('INVALID_ARG', `event ${e.id} (${e.type}) is on '${e.subject}', not on ${aggregate.kind} '${aggregate.id}'`, `/events[${i}]/subject`);
+      }
+      if (e.version !== expectedVersion + i + 1) {
+        throw new VirtError('INVALID_ARG', `event ${e.id} (${e.type}) has version ${e.version}; appended after version ${expectedVersion} it must be ${expectedVersion + i + 1}`, `/events[${i}]/version`);
+      }
+    });
+    if (expectedVersion === 0 && events[0]!.type !== CREATION_TYPE[aggregate.kind]) {
+      throw new VirtError('OPERATION_INVALID', `a new ${aggregate.kind} starts with ${CREATION_TYPE[aggregate.kind]}, not ${events[0]!.type}`, '/events[0]/type');
+    }
+  }
+
+  /**
+   * The head the append is checked against: remembered (no round trip — the
+   * common case, so no promise either), or read now.
+   */
+  #observationFor(aggregate: AggregateRef, events: readonly AnyEvent[], expectedVersion: number): Observation | Promise<Observation> {
+    const now = Date.now();
+    if (expectedVersion === 0) return { version: 0, seq: 0, typeSeqs: {}, at: now, complete: true };
+    const known = this.#observed.get(aggregateKey(aggregate));
+    if (known && known.version > expectedVersion) throw new ConcurrencyError(aggregate, expectedVersion, 'version', { actualVersion: known.version });
+    const fresh = known && known.version === expectedVersion && (this.mode === 'subject-wildcard' || now - known.at < this.duplicateWindowMs / 2);
+    if (fresh && (this.mode === 'subject-wildcard' || known.complete)) return { ...known, typeSeqs: { ...known.typeSeqs } };
+    return this.#readObservation(aggregate, events, expectedVersion, fresh ? known : undefined);
+  }
+
+  async #readObservation(aggregate: AggregateRef, events: readonly AnyEvent[], expectedVersion: number, known: Observation | undefined): Promise<Observation> {
+    const obs = known ? { ...known, typeSeqs: { ...known.typeSeqs } } : await this.#readHead(aggregate);
+    if (obs.version !== expectedVersion) {
+      const landed = obs.version - expectedVersion;
+      const ours = landed > 0 && landed <= events.length && obs.headId === events[landed - 1]!.id;
+      if (!ours) throw new ConcurrencyError(aggregate, expectedVersion, 'version', { actualVersion: obs.version });
+    }
+    if (this.mode === 'msg-id') await this.#readTypeSeqs(aggregate, events, obs);
+    return obs;
+  }
+
+  /** The last message on the aggregate's wildcard. */
+  async #readHead(aggregate: AggregateRef): Promise<Observation> {
+    const at = Date.now();
+    const m = await this.jsm.direct.getMessage(this.stream, { last_by_subj: aggregateSubjects(aggregate).all });
+    if (!m) return { version: 0, seq: 0, typeSeqs: {}, at, complete: true };
+    const head = decodeEvent(m.data, m.subject);
+    if (head instanceof VirtError) {
+      // A poison message on top: its version is unknown, so fold the aggregate (which skips it) to learn the head.
+      await this.load(aggregate);
+      const obs = this.#observed.get(aggregateKey(aggregate))!;
+      return { ...obs, typeSeqs: { ...obs.typeSeqs } };
+    }
+    return { version: head.version, seq: m.seq, typeSeqs: { [head.type]: m.seq }, at, headId: head.id, complete: false };
+  }
+
+  /** Last sequence of each subject the batch writes to that the observation does not know yet (literal lookups: indexed). */
+  async #readTypeSeqs(aggregate: AggregateRef, events: readonly AnyEvent[], obs: Observation): Promise<void> {
+    const missing = [...new Set(events.map((e) => e.type))].filter((t) => obs.typeSeqs[t] === undefined);
+    if (obs.version === 0 || obs.complete) {
+      for (const t of missing) obs.typeSeqs[t] = 0;
+      return;
+    }
+    const subj = aggregateSubjects(aggregate);
+    const found = await Promise.all(missing.map((t) => this.jsm.direct.getMessage(this.stream, { last_by_subj: subj.event(t) })));
+    missing.forEach((t, i) => (obs.typeSeqs[t] = found[i]?.seq ?? 0));
+  }
+
+  async #publish(aggregate: AggregateRef, event: AnyEvent, obs: Observation, expectedVersion: number, appended: number): Promise<PubAck> {
+    const wildcard = this.mode === 'subject-wildcard';
+    const sentAt = Date.now();
+    if (!wildcard && sentAt - obs.at >= this.duplicateWindowMs / 2) {
+      throw new ConcurrencyError(aggregate, expectedVersion, 'stale-read', { appended });
+    }
+    const expect = wildcard
+      ? { lastSubjectSequence: obs.seq, lastSubjectSequenceSubject: aggregateSubjects(aggregate).all }
+      : { lastSubjectSequence: obs.typeSeqs[event.type] ?? 0 };
+    let ack: PubAck;
+    try {
+      ack = await this.js.publish(event.subject, encodeEvent(event), { msgID: versionMsgId(aggregate, event.version), expect, timeout: this.#opts.timeoutMs ?? 5_000 });
+    } catch (e) {
+      if (e instanceof JetStreamApiError && (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)) {
+        throw new ConcurrencyError(aggregate, expectedVersion, 'sequence', { appended, cause: e });
+      }
+      throw e;
+    }
+    if (ack.duplicate && !(await this.#isOwn(ack.seq, event))) {
+      throw new ConcurrencyError(aggregate, expectedVersion, 'duplicate', { appended });
+    }
+    obs.version = event.version;
+    obs.seq = ack.seq;
+    obs.typeSeqs[event.type] = ack.seq;
+    obs.at = sentAt;
+    obs.headId = event.id;
+    return ack;
+  }
+
+  /** A duplicate ack for our own event (a retried publish whose first attempt did land) is a success. */
+  async #isOwn(seq: number, event: AnyEvent): Promise<boolean> {
+    const m = await this.jsm.direct.getMessage(this.stream, { seq });
+    if (!m) return false;
+    const stored = decodeEvent(m.data, m.subject);
+    return !(stored instanceof VirtError) && stored.id === event.id;
+  }
+
+  #observe(key: string, obs: Observation): void {
+    this.#observed.delete(key);
+    this.#observed.set(key, obs);
+    if (this.#observed.size > MAX_OBSERVATIONS) this.#observed.delete(this.#observed.keys().next().value!);
+  }
+
+  // ------------------------------------------------------------------ load
+
+  /**
+   * An aggregate's state: snapshot + the events after it. A host's state is
+   * folded from its own events (its facts); which domains occupy it is the
+   * hosts projection's to say, from the domain events.
+   */
+  async load<K extends AggregateKind>(aggregate: AggregateRef & { readonly kind: K }, opts: { readonly snapshot?: boolean } = {}): Promise<Loaded<K>> {
+    const at = Date.now();
+    const key = aggregateKey(aggregate);
+    const snap = opts.snapshot === false ? undefined : await this.#readSnapshot(aggregate);
+    let state = snap?.state as StateOf<K> | undefined;
+    let version = snap?.version ?? 0;
+    let seq = snap?.seq ?? 0;
+    const typeSeqs: Record<string, number> = { ...snap?.typeSeqs };
+    let headId: string | undefined;
+    const reduce = (aggregate.kind === 'domain' ? reduceDomain : reduceHost) as (s: StateOf<K> | undefined, e: AnyEvent) => StateOf<K> | undefined;
+    const onPoison = this.#opts.onPoison ?? logPoison;
+    const replayed = await replay(this.nc, this.jsm, { stream: this.stream, filter: aggregateSubjects(aggregate).all, fromSeq: seq + 1 }, (m) => {
+      seq = m.seq;
+      const type = m.subject.slice(m.subject.lastIndexOf('.') + 1);
+      // The server's own-subject check counts every message on the subject, poison or not.
+      typeSeqs[type] = m.seq;
+      headId = undefined;
+      const e = decodeEvent(m.data, m.subject);
+      if (e instanceof VirtError) return onPoison({ seq: m.seq, subject: m.subject, error: e, where: 'load' });
+      if (e.version !== version + 1) {
+        return onPoison({ seq: m.seq, subject: m.subject, where: 'load', error: new VirtError('INTERNAL_ERROR', `event ${e.id} has version ${e.version} after version ${version}`, m.subject) });
+      }
+      state = reduce(state, e);
+      version = e.version;
+      headId = e.id;
+    });
+    this.#observe(key, { version, seq, typeSeqs, at, headId, complete: true });
+    const every = this.#opts.snapshotEvery ?? 100;
+    if (every > 0 && replayed >= every && state !== undefined) {
+      this.#inBackground(this.#writeSnapshot({ schema: this.#schema, kind: aggregate.kind, id: aggregate.id, version, seq, typeSeqs, state }));
+    }
+    return { aggregate, state, version, seq, replayed, fromSnapshot: snap !== undefined };
+  }
+
+  /** Every event of an aggregate, in order, with its stream sequence (for history and asOf). */
+  async events(aggregate: AggregateRef, fromSeq = 1): Promise<Array<{ seq: number; event: AnyEvent }>> {
+    const out: Array<{ seq: number; event: AnyEvent }> = [];
+    const onPoison = this.#opts.onPoison ?? logPoison;
+    await replay(this.nc, this.jsm, { stream: this.stream, filter: aggregateSubjects(aggregate).all, fromSeq }, (m) => {
+      const e = decodeEvent(m.data, m.subject);
+      if (e instanceof VirtError) onPoison({ seq: m.seq, subject: m.subject, error: e, where: 'events' });
+      else out.push({ seq: m.seq, event: e });
+    });
+    return out;
+  }
+
+  get #schema(): number {
+    return this.#opts.snapshotSchema ?? 1;
+  }
+
+  async #readSnapshot(aggregate: AggregateRef): Promise<(Snapshot & { revision: number }) | undefined> {
+    const entry = await this.#snapshots.get(aggregateKey(aggregate));
+    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+    try {
+      const s = JSON.parse(textDecoder.decode(entry.value)) as Snapshot;
+      const ok = s.schema === this.#schema && s.kind === aggregate.kind && s.id === aggregate.id && Number.isSafeInteger(s.seq) && Number.isSafeInteger(s.version);
+      return ok ? { ...s, revision: entry.revision } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #writeSnapshot(s: Snapshot): Promise<void> {
+    const key = aggregateKey(s);
+    const body = textEncoder.encode(JSON.stringify(s));
+    // Compare-and-set on the bucket's revision: of two loaders racing, the older snapshot never replaces the newer.
+    const prior = await this.#readSnapshot(s);
+    if (prior && prior.seq >= s.seq) return;
+    const entry = prior ? undefined : await this.#snapshots.get(key);
+    try {
+      if (prior) await this.#snapshots.update(key, body, prior.revision);
+      else if (entry) await this.#snapshots.update(key, body, entry.revision);
+      else await this.#snapshots.create(key, body);
+    } catch (e) {
+      if (!(e instanceof Error && /wrong last sequence|key exists/i.test(e.message))) throw e;
+    }
+  }
+
+  #inBackground(p: Promise<unknown>): void {
+    const tracked = p.catch((e) => (this.#opts.onError ?? ((err) => console.warn('virtflow: event store:', err)))(e)).finally(() => this.#background.delete(tracked));
+    this.#background.add(tracked);
+  }
+
+  /** Waits for background work (snapshot writes) to finish. */
+  async settle(): Promise<void> {
+    while (this.#background.size) await Promise.all([...this.#background]);
+  }
+
+  // ---------------------------------------------------------------- update
+
+  /**
+   * load → decide → append, again on a ConcurrencyError: the loop every
+   * writer needs. `decide` sees the current state and returns the events to
+   * append (none: nothing to do); it may throw to refuse.
+   */
+  async update<K extends AggregateKind>(
+    aggregate: AggregateRef & { readonly kind: K },
+    decide: (loaded: Loaded<K>) => readonly EventDraft[] | Promise<readonly EventDraft[]>,
+    opts: UpdateOptions = {},
+  ): Promise<AppendResult & { readonly events: readonly AnyEvent[]; readonly attempts: number }> {
+    const attempts = opts.attempts ?? 10;
+    for (let attempt = 1; ; attempt++) {
+      const loaded = await this.load(aggregate);
+      const drafts = await decide(loaded);
+      if (drafts.length === 0) return { version: loaded.version, seqs: [], events: [], attempts: attempt };
+      const events = this.makeEvents(drafts, loaded.version, opts);
+      try {
+        const r = await this.append(aggregate, events, loaded.version);
+        return { ...r, events, attempts: attempt };
+      } catch (e) {
+        if (!(e instanceof ConcurrencyError) || attempt >= attempts) throw e;
+        // Back off a little, with jitter, so a crowd of writers does not retry in lockstep.
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
+      }
+    }
+  }
+
+  /** Envelopes for drafts appended after `version`. */
+  makeEvents(drafts: readonly EventDraft[], version: number, opts: { correlationId?: string; causationId?: string } = {}): AnyEvent[] {
+    const now = this.#opts.now ?? (() => new Date());
+    const newId = this.#opts.newId ?? randomUUID;
+    const correlationId = opts.correlationId ?? newId();
+    return drafts.map((d, i) => makeEvent(d.type, d.data as never, { aggregateVersion: version + i + 1, correlationId, causationId: opts.causationId ?? correlationId, now, newId }) as AnyEvent);
+  }
+
+  // ------------------------------------------------------------- subscribe
+
+  /**
+   * The events on `filter` (a subject wildcard from the model's `subjects`) as
+   * an async iterator; with `durable`, a named consumer that resumes where the
+   * last subscriber under that name stopped. See EventSubscription.
+   */
+  subscribe(filter: string, opts: SubscribeOptions = {}): EventSubscription {
+    return new EventSubscription(this, filter, { onPoison: this.#opts.onPoison, ...opts });
+  }
+
+  // ----------------------------------------------------------- name claims
+
+  /**
+   * Reserves a domain name for a uuid, cluster-wide: a claim message on the
+   * name's own subject, published with expected-last-subject-sequence 0 (never
+   * claimed) or the sequence of its last release. The server decides which of
+   * two racing claims lands; nothing is checked and then written. Claiming a
+   * name the uuid already holds succeeds. Throws NameTakenError otherwise.
+   */
+  async claimName(name: string, uuid: string): Promise<number> {
+    const subject = subjects.nameClaim(name);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const last = await this.#lastClaim(subject);
+      if (last?.op === 'claim') {
+        if (last.uuid === uuid) return last.seq;
+        throw new NameTakenError(name, last.uuid, subject);
+      }
+      try {
+        const ack = await this.js.publish(subject, claimBody('claim', name, uuid), { expect: { lastSubjectSequence: last?.seq ?? 0 } });
+        return ack.seq;
+      } catch (e) {
+        if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamWrongLastSequence)) throw e;
+        // Someone else claimed or released it in between: read again and report who.
+      }
+    }
+    throw new VirtError('OPERATION_TIMEOUT', `claim of domain name '${name}' kept racing with other writers`, subject);
+  }
+
+  /** Frees a name the uuid holds (after its domain is undefined). False when the uuid does not hold it. */
+  async releaseName(name: string, uuid: string): Promise<boolean> {
+    const subject = subjects.nameClaim(name);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const last = await this.#lastClaim(subject);
+      if (last?.op !== 'claim' || last.uuid !== uuid) return false;
+      try {
+        await this.js.publish(subject, claimBody('release', name, uuid), { expect: { lastSubjectSequence: last.seq } });
+        return true;
+      } catch (e) {
+        if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamWrongLastSequence)) throw e;
+      }
+    }
+    throw new VirtError('OPERATION_TIMEOUT', `release of domain name '${name}' kept racing with other writers`, subject);
+  }
+
+  /** The uuid holding a name, if any. */
+  async nameOwner(name: string): Promise<string | undefined> {
+    const last = await this.#lastClaim(subjects.nameClaim(name));
+    return last?.op === 'claim' ? last.uuid : undefined;
+  }
+
+  async #lastClaim(subject: string): Promise<(NameClaim & { seq: number }) | undefined> {
+    const m = await this.jsm.direct.getMessage(this.stream, { last_by_subj: subject });
+    if (!m) return undefined;
+    const c = parseClaim(m.data);
+    if (!c) throw new VirtError('INTERNAL_ERROR', `message ${m.seq} on ${subject} is not a name claim`, subject);
+    return { ...c, seq: m.seq };
+  }
+
+  /** Waits for background work; the connection is the caller's to close. */
+  async close(): Promise<void> {
+    await this.settle();
+  }
+}
+
+/** The record on a name's claim subject. */
+export interface NameClaim {
+  readonly op: 'claim' | 'release';
+  readonly name: string;
+  readonly uuid: string;
+}
+
+function claimBody(op: NameClaim['op'], name: string, uuid: string): Uint8Array {
+  return textEncoder.encode(JSON.stringify({ op, name, uuid, at: new Date().toISOString() }));
+}
+
+export function parseClaim(data: Uint8Array): NameClaim | undefined {
+  try {
+    const c = JSON.parse(textDecoder.decode(data)) as Partial<NameClaim>;
+    return (c.op === 'claim' || c.op === 'release') && typeof c.name === 'string' && typeof c.uuid === 'string' ? (c as NameClaim) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The parser service: `node --import tsx services/parser/src/main.ts [--stages all|intake,policy,postparse:qemu,...]`.
+ * Reads VIRTFLOW_* configuration, runs the chosen workers, serves /healthz and
+ * /metrics, and on SIGTERM/SIGINT stops taking jobs and lets running ones finish.
+ * After a SIGKILL, BullMQ's stalled-job check hands the crashed process's jobs
+ * to the next worker once their lock (VIRTFLOW_LOCK_MS) expires.
+ */
+import { createServer } from 'node:http';
+import { hostname } from 'node:os';
+import { defaultRegistry } from '@virtflow/model';
+import { ConfigError, EventStore, connectNats, hostCapabilities, loadConfig } from '@virtflow/runtime';
+import { startParser, stageNames, type StageName } from './service.ts';
+
+function parseStages(argv: readonly string[], known: readonly StageName[]): readonly StageName[] {
+  const i = argv.indexOf('--stages');
+  const raw = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--stages='))?.slice('--stages='.length);
+  if (raw === undefined || raw === 'all') return known;
+  const want = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = want.filter((s) => !(known as readonly string[]).includes(s));
+  if (bad.length || want.length === 0) throw new ConfigError('--stages', `unknown stage ${bad.map((b) => `'${b}'`).join(', ') || "''"} (known: all, ${known.join(', ')})`);
+  return want as StageName[];
+}
+
+async function main(): Promise<void> {
+  let config;
+  let stages: readonly StageName[];
+  const registry = defaultRegistry();
+  try {
+    config = loadConfig(process.env, { hostId: hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) });
+    stages = parseStages(process.argv.slice(2), stageNames(registry));
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    console.error(`virtflow-parser: ${e.message}`);
+    process.exit(2);
+  }
+  const nc = await connectNats([...config.natsUrl]);
+  const store = await EventStore.open(nc);
+  const caps = await hostCapabilities();
+  const parser = await startParser({
+    redisUrl: config.redisUrl, store, caps, registry, stages, concurrency: config.concurrency,
+    attempts: config.jobAttempts, backoffMs: config.backoffMs, prefix: config.queuePrefix, lockMs: config.lockMs,
+  });
+  let stopping = false;
+  const http = createServer((req, res) => {
+    if (req.url === '/healthz') {
+      const ok = !stopping && !nc.isClosed() && parser.workers.every((w) => w.isRunning());
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok, stages, stopping }));
+    } else if (req.url === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(parser.metrics.text());
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => http.listen(config.httpPort, config.httpHost, resolve));
+  const addr = http.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;
+  console.log(JSON.stringify({ msg: 'virtflow-parser ready', pid: process.pid, stages, http: `http://${config.httpHost}:${port}` }));
+
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(JSON.stringify({ msg: 'virtflow-parser stopping', signal }));
+    await parser.close(); // running jobs finish first
+    await store.close();
+    await nc.drain();
+    http.close();
+    console.log(JSON.stringify({ msg: 'virtflow-parser stopped' }));
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((e) => {
+  console.error('virtflow-parser:', e);
+  process.exit(1);
+});

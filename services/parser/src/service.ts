@@ -1,0 +1,266 @@
+/**
+ * The parser service's workers, wired to the model and the event store:
+ *
+ *   virtflow.jobs (intake) ──flow──▶ virtflow.policy ◀── virtflow.postparse.<driver>
+ *
+ * An intake job validates its payload and parses the XML (`parsed`), then adds
+ * its stages as a BullMQ flow under itself — post-parse by the domain's driver
+ * (`post-parsed:<driver>`), then the operator's policy stages (`policy`) — and
+ * waits for them (WaitingChildrenError). Resumed, it appends DomainDefined with
+ * optimistic concurrency and the name claim (`stored`) and returns
+ * `{uuid, version, xml, provenance}`. Child job ids derive from the intake
+ * job's, so a retried intake step adds no second flow.
+ */
+import { FlowProducer, Job, Queue, UnrecoverableError, WaitingChildrenError, Worker, type JobsOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  VirtError, attachDevice, formatDeviceXML, formatDomainXML, isParserOp, readDomain, runPolicyStages, validateJob,
+  defineDomain as postParse, type Capabilities, type DriverRegistry, type JobPayload, type JobResult,
+} from '@virtflow/model';
+import { EventStore, defineDomain, domainRef, isConcurrencyError, queues, undefineDomain } from '@virtflow/runtime';
+import { asStageError, userFailure, type Enriched, type IntakeData, type StageData, type StageResult } from './wire.ts';
+import { Metrics } from './metrics.ts';
+
+export type StageName = 'intake' | 'policy' | `postparse:${string}`;
+
+export interface ParserOptions {
+  readonly redisUrl: string;
+  readonly store: EventStore;
+  readonly caps: Capabilities;
+  readonly registry: DriverRegistry;
+  /** Which workers this process runs (default: all). */
+  readonly stages?: readonly StageName[] | 'all';
+  readonly concurrency?: number;
+  /** Tries of an infrastructure fault before the dead-letter queue (5). */
+  readonly attempts?: number;
+  readonly backoffMs?: number;
+  readonly prefix?: string;
+  readonly metrics?: Metrics;
+  /** How long a job's lock lives; a crashed worker's jobs are taken back after it (BullMQ's stalled check). */
+  readonly lockMs?: number;
+}
+
+export interface ParserService {
+  readonly workers: readonly Worker[];
+  readonly metrics: Metrics;
+  /** Stops taking jobs; running ones finish first. */
+  close(): Promise<void>;
+}
+
+export const redisConnection = (url: string): Redis => new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: false });
+
+export function stageNames(registry: DriverRegistry): StageName[] {
+  return ['intake', 'policy', ...registry.drivers.map((d) => `postparse:${d.name}` as const)];
+}
+
+export async function startParser(opts: ParserOptions): Promise<ParserService> {
+  const conns: Redis[] = [];
+  const conn = () => {
+    const c = redisConnection(opts.redisUrl);
+    conns.push(c);
+    return c;
+  };
+  const connection = conn();
+  const prefix = opts.prefix ?? 'bull';
+  const metrics = opts.metrics ?? new Metrics();
+  const attempts = opts.attempts ?? 5;
+  const childOpts: JobsOptions = { attempts, backoff: { type: 'exponential', delay: opts.backoffMs ?? 500 }, failParentOnFailure: true, removeOnComplete: { age: 3600 } };
+  const jobsQueue = new Queue(queues.jobs, { connection, prefix });
+  const scheduleQueue = new Queue(queues.schedule, { connection, prefix });
+  const deadQueue = new Queue(queues.dead, { connection, prefix });
+  const flow = new FlowProducer({ connection, prefix });
+  const wanted = new Set(opts.stages === undefined || opts.stages === 'all' ? stageNames(opts.registry) : opts.stages);
+  const concurrency = opts.concurrency ?? 16;
+  const { store, caps, registry } = opts;
+
+  // A stage reports on its intake job; a handle by id is enough (updateProgress needs only the id),
+  // which spares reading the whole job (its XML) from Redis at every stage.
+  const progress = async (intakeId: string, stage: string) => {
+    // Progress is informational: an intake job gone (removed by an operator) must not fail the stage.
+    await new Job(jobsQueue, 'progress', {}, {}, intakeId).updateProgress(stage).catch(() => metrics.count(queues.jobs, 'progress-lost'));
+  };
+
+  // ---------------------------------------------------------------- intake
+  const intake = async (job: Job<IntakeData>, token?: string): Promise<unknown> => {
+    if (job.data.step === 'waiting') return store_(job);
+    const payload = validateJob(job.data.payload);
+    if (payload instanceof VirtError) throw userFailure(payload);
+    if (!isParserOp(payload.op)) {
+      await scheduleQueue.add(payload.op, payload, { jobId: job.id, attempts });
+      return { handedOn: queues.schedule, jobId: job.id };
+    }
+    switch (payload.op) {
+      case 'define':
+      case 'redefine':
+        break;
+      case 'attach-device':
+        // A second try after a crash may find its own event already appended: return it, append nothing.
+        if (job.attemptsStarted > 1 || job.attemptsMade > 0) {
+          const done = await alreadyAttached(payload.uuid, job.id!);
+          if (done) return done;
+        }
+        return attach(payload.uuid, payload.xml, job.id!);
+      case 'undefine':
+        return userErrors(async () => ({ uuid: payload.uuid, version: (await undefineDomain(store, payload.uuid, { correlationId: job.id! })).version }));
+      default:
+        throw userFailure(new VirtError('NO_SUPPORT', `operation '${payload.op}' is not implemented by the parser yet`, '/op'));
+    }
+    // Parse: well-formed, a known domain type, the UUID fixed before the stages run.
+    const parsed = userErrors(() => {
+      const peek = readDomain(payload.xml, { driverDefaults: driverDefaults(registry, caps) });
+      const driver = registry.forType(peek.def.type);
+      return { xml: formatDomainXML(peek.def), driver: driver.name };
+    });
+    await job.updateProgress('parsed');
+    const parent = { id: job.id!, queue: job.queueQualifiedName };
+    const data = (d: Partial<StageData>): StageData => ({ intake: job.id!, driver: parsed.driver, ...d });
+    await flow.add({
+      name: 'policy', queueName: queues.policy, data: data({}), opts: { ...childOpts, jobId: `${job.id}.policy`, parent },
+      children: [{ name: 'postparse', queueName: queues.postparse(parsed.driver), data: data({ xml: parsed.xml }), opts: { ...childOpts, jobId: `${job.id}.postparse` } }],
+    });
+    await job.updateData({ ...job.data, step: 'waiting' });
+    if (await job.moveToWaitingChildren(token!)) throw new WaitingChildrenError();
+    return store_(job);
+  };
+
+  const store_ = async (job: Job<IntakeData>): Promise<JobResult> => {
+    const result = await childResult(job);
+    if ('error' in result) throw userFailure(VirtError.fromJSON(result.error));
+    const e = result.ok;
+    const r = await userErrors(async () => {
+      // A retried store step after an append that landed: the name is already ours and the
+      // same definition is there, nothing more to do. (The name lookup is an indexed read;
+      // the load, a stream scan on nats-server 2.9, runs only then.)
+      if ((await store.nameOwner(e.name)) === e.uuid) {
+        const now = await store.load(domainRef(e.uuid));
+        if (now.state?.defined && now.state.xml === e.xml) return { version: now.state.definitionVersion };
+      }
+      return defineDomain(store, e, { correlationId: job.id! });
+    });
+    await job.updateProgress('stored');
+    return { uuid: e.uuid, version: r.version, xml: e.xml, provenance: e.provenance };
+  };
+
+  const attach = async (uuid: string, xml: string, correlationId: string): Promise<JobResult> => {
+    let out: JobResult | undefined;
+    await userErrors(() => store.update(domainRef(uuid), ({ state }) => {
+      if (!state?.defined) throw new VirtError('NO_DOMAIN', `no domain with matching uuid '${uuid}'`, '/uuid');
+      const driver = registry.forType(state.domainType);
+      const domain = readDomain(state.xml, { driverDefaults: driverDefaults(registry, caps) }).def;
+      const r = attachDevice(domain, xml, { caps, driver, stages: registry.stages });
+      const definition = formatDomainXML(r.def.domain);
+      out = { uuid, version: 0, xml: definition, provenance: r.provenance };
+      return [{ type: 'DomainDeviceAttached', data: { uuid, path: r.def.path, xml: formatDeviceXML(r.def.device), definition } }];
+    }, { correlationId }).then((a) => (out = { ...out!, version: a.version })));
+    return out!;
+  };
+
+  const alreadyAttached = async (uuid: string, correlationId: string): Promise<JobResult | undefined> => {
+    const events = await store.events(domainRef(uuid));
+    const own = events.find((e) => e.event.type === 'DomainDeviceAttached' && e.event.correlationId === correlationId);
+    if (!own || own.event.type !== 'DomainDeviceAttached') return undefined;
+    return { uuid, version: own.event.version, xml: own.event.data.definition, provenance: [] };
+  };
+
+  // ------------------------------------------------------------ post-parse
+  const postparseFor = (driverName: string) => async (job: Job<StageData>): Promise<StageResult> => {
+    const driver = registry.drivers.find((d) => d.name === driverName)!;
+    let result: StageResult;
+    try {
+      const r = postParse(job.data.xml!, { caps, driver });
+      result = { ok: { uuid: r.def.uuid!, name: r.def.name!, domainType: r.def.type!, driver: r.driver, xml: formatDomainXML(r.def), provenance: r.provenance } };
+    } catch (e) {
+      result = asStageError(e);
+    }
+    await progress(job.data.intake, `post-parsed:${driverName}`);
+    return result;
+  };
+
+  // ---------------------------------------------------------------- policy
+  const policy = async (job: Job<StageData>): Promise<StageResult> => {
+    const input = await childResult(job);
+    if ('error' in input) return input;
+    // Read the stages per job: one added while the service runs takes part in the next job.
+    const stages = registry.stages;
+    let result: StageResult = input;
+    if (stages.length) {
+      try {
+        const driver = registry.drivers.find((d) => d.name === input.ok.driver)!;
+        const def = readDomain(input.ok.xml, { driverDefaults: driverDefaults(registry, caps) }).def;
+        const r = runPolicyStages(def, stages, { caps, driver });
+        result = { ok: { ...input.ok, xml: formatDomainXML(r.def), provenance: [...input.ok.provenance, ...r.provenance] } };
+      } catch (e) {
+        result = asStageError(e);
+      }
+    }
+    await progress(job.data.intake, 'policy');
+    return result;
+  };
+
+  // ---------------------------------------------------------- the workers
+  const workers: Worker[] = [];
+  const add = (name: string, fn: (job: Job, token?: string) => Promise<unknown>) => {
+    const w = new Worker(name, async (job, token) => {
+      const t0 = performance.now();
+      try {
+        return await fn(job, token);
+      } finally {
+        metrics.observe(name, performance.now() - t0);
+      }
+    }, { connection: conn(), prefix, concurrency, maxStalledCount: 10, ...(opts.lockMs ? { lockDuration: opts.lockMs, stalledInterval: opts.lockMs } : {}) });
+    w.on('completed', () => metrics.count(name, 'completed'));
+    w.on('failed', (job, err) => {
+      const final = err instanceof UnrecoverableError || err.name === 'UnrecoverableError' || (job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1));
+      metrics.count(name, final ? 'failed' : 'retried');
+      if (!job || !final || err.name === 'UnrecoverableError') return;
+      // An infrastructure fault out of attempts: to the dead-letter queue, by the intake job it belongs to.
+      const root = name === queues.jobs ? job.id! : (job.data as StageData).intake;
+      deadQueue.add('dead', { root, queue: name, jobId: job.id, reason: err.message, at: new Date().toISOString() }, { jobId: root }).catch(() => undefined);
+    });
+    w.on('error', () => metrics.count(name, 'error'));
+    workers.push(w);
+  };
+  if (wanted.has('intake')) add(queues.jobs, intake as never);
+  if (wanted.has('policy')) add(queues.policy, policy as never);
+  for (const d of registry.drivers) if (wanted.has(`postparse:${d.name}`)) add(queues.postparse(d.name), postparseFor(d.name) as never);
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+
+  return {
+    workers,
+    metrics,
+    async close() {
+      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all([flow.close(), jobsQueue.close(), scheduleQueue.close(), deadQueue.close()]);
+      for (const c of conns) c.disconnect();
+    },
+  };
+}
+
+function driverDefaults(registry: DriverRegistry, caps: Capabilities) {
+  return (type: string | undefined) => {
+    const d = type !== undefined && registry.has(type) ? registry.forType(type) : undefined;
+    return { defArch: d?.defArch ?? caps.host.arch, ...(d?.macPrefix ? { macPrefix: d.macPrefix } : {}) };
+  };
+}
+
+/** The one child's value (each stage has exactly one child). */
+async function childResult(job: Job): Promise<StageResult> {
+  const values = Object.values(await job.getChildrenValues<StageResult>());
+  if (values.length !== 1) throw new Error(`job ${job.id} expected one stage result, found ${values.length}`);
+  return values[0]!;
+}
+
+/** Runs a step; a VirtError is the user's (no retry), except a lost concurrency race (retried). */
+function userErrors<T>(f: () => T): T {
+  const fail = (e: unknown): never => {
+    if (e instanceof VirtError && !isConcurrencyError(e)) throw userFailure(e);
+    throw e;
+  };
+  try {
+    const r = f();
+    return (r instanceof Promise ? r.catch(fail) : r) as T;
+  } catch (e) {
+    return fail(e);
+  }
+}
+
