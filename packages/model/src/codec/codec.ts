@@ -120,10 +120,7 @@ export function encode(name: string, value: unknown, spec: AnySpec): XmlElement 
   const children: XmlNode[] = [];
   if (typeof data['text'] === 'string' && data['text'] !== '') children.push(data['text']);
   const pending = unknown?.children;
-  const flushAfter = (after: string | null) => {
-    for (const u of pending!) if (u.after === after) children.push(u.node);
-  };
-  if (pending) flushAfter(null);
+  if (pending) flushAfter(pending, null, children);
   for (let i = 0; i < childList.length; i++) {
     const cs = childList[i]!;
     const v = data[cs.key];
@@ -131,7 +128,12 @@ export function encode(name: string, value: unknown, spec: AnySpec): XmlElement 
       if (cs.many) for (const item of v as unknown[]) children.push(encode(cs.name, item, cs.spec));
       else children.push(encode(cs.name, v, cs.spec));
     }
-    if (pending) flushAfter(cs.name);
+    if (pending) flushAfter(pending, cs.name, children);
   }
   return { name, attrs, children };
+}
+
+/** Writes back the unknown children that followed the known child `after` (null: the first ones). */
+function flushAfter(pending: NonNullable<Unknown['children']>, after: string | null, children: XmlNode[]): void {
+  for (const u of pending) if (u.after === after) children.push(u.node);
 }

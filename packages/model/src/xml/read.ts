@@ -70,8 +70,10 @@ const ENTITY_RE = /&(#x[0-9a-fA-F]+|#[0-9]+|[A-Za-z_][\w.-]*);/g;
 const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
 /** Expands the five predefined entities and character references; anything else is an undefined entity. */
-function unescape(raw: string, where: () => string): string {
+/** `path` (and `attr`) name the node in an error; the string is only built when there is one. */
+function unescape(raw: string, path: string, attr?: string): string {
   if (!raw.includes('&')) return raw;
+  const where = () => (attr === undefined ? path : `${path}/@${attr}`);
   const out = raw.replace(ENTITY_RE, (_m, ref: string) => {
     if (ref[0] === '#') {
       const cp = ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
@@ -179,7 +181,7 @@ function buildTree(text: string, doc: string): XmlElement {
     ATTR_RE.lastIndex = j;
     for (let m = ATTR_RE.exec(text); m; m = ATTR_RE.exec(text)) {
       const key = m[1]!;
-      attrs[key] = unescape(m[2] ?? m[3] ?? '', () => `${path}/@${key}`);
+      attrs[key] = unescape(m[2] ?? m[3] ?? '', path, key);
       j = ATTR_RE.lastIndex;
     }
     const close = text.indexOf('>', j);
@@ -197,7 +199,7 @@ function buildTree(text: string, doc: string): XmlElement {
 }
 
 function pushText(parent: Open, raw: string): void {
-  parent.children.push(unescape(raw, () => parent.path));
+  parent.children.push(unescape(raw, parent.path));
 }
 
 /** Whitespace-only text around elements is layout, not content. */
