@@ -11,6 +11,9 @@
  * 3. the rebuild of the projections from 1,000,000 events: Projector.rebuild()
  *    on a second server holding exactly that many.
  *
+ * Also shown: an append through a store that has not seen the aggregate (it
+ * reads the head first) and a load, one at a time.
+ *
  * Targets: append ≥ 50% of raw publish; 1,000,000-event rebuild ≤ 20 s.
  */
 import { availableParallelism, loadavg } from 'node:os';
@@ -86,6 +89,15 @@ async function coldAppends(nc: NatsConnection, world: World, n: number): Promise
   return rate(rows.length, t0);
 }
 
+/** Loads of `n` existing domains (snapshot + tail) through a fresh store. */
+async function loads(nc: NatsConnection, world: World, n: number): Promise<Rate> {
+  const store = await EventStore.open(nc, { onPoison: () => undefined });
+  const uuids = [...world.domains.keys()].slice(0, n);
+  const t0 = performance.now();
+  for (const u of uuids) await store.load({ kind: 'domain', id: u });
+  return rate(uuids.length, t0);
+}
+
 async function measureAppend(servers: Servers) {
   const nc = await connectNats(servers.natsUrl);
   const jsm = await jetstreamManager(nc);
@@ -100,6 +112,7 @@ async function measureAppend(servers: Servers) {
     raw.push(await rawPublish(store.js, log));
     append.push(await appendAll(store, log));
   }
+  const loaded = await loads(nc, worlds[1]!, 300);
   const cold = await coldAppends(nc, worlds[0]!, 300);
   const streamSize = (await jsm.streams.info(store.stream)).state.messages;
   const server = nc.info?.version ?? '?';
@@ -109,7 +122,7 @@ async function measureAppend(servers: Servers) {
     const seconds = rs.reduce((s, r) => s + r.seconds, 0);
     return { events, seconds, perS: events / seconds };
   };
-  return { mode: store.mode, server, raw: sum(raw), append: sum(append), rounds: { raw, append }, cold, streamSize };
+  return { mode: store.mode, read: store.readStrategy, server, raw: sum(raw), append: sum(append), rounds: { raw, append }, cold, loaded, streamSize };
 }
 
 /** A log of `total` events: a simulated cluster's, repeated with renamed aggregates (each copy a legal log of its own). */
@@ -176,22 +189,25 @@ export async function eventsBench(): Promise<void> {
     ['raw JetStream publish (async, no checks)', String(a.raw.events), a.raw.seconds.toFixed(2), a.raw.perS.toFixed(0), ''],
     [`EventStore.append (${a.mode}, batches of ${BATCH}, ${IN_FLIGHT} in flight)`, String(a.append.events), a.append.seconds.toFixed(2), a.append.perS.toFixed(0), `≥ ${(a.raw.perS / 2).toFixed(0)}`],
     ['EventStore.append, cold (head read first)', String(a.cold.events), a.cold.seconds.toFixed(2), a.cold.perS.toFixed(0), ''],
+    ['EventStore.load (aggregates/s, one at a time)', String(a.loaded.events), a.loaded.seconds.toFixed(2), a.loaded.perS.toFixed(0), ''],
     ['Projector.rebuild from zero', String(r.rebuild.events), r.rebuild.seconds.toFixed(2), (r.rebuild.events / r.rebuild.seconds).toFixed(0), '≤ 20 s'],
     ['  of which replay + decode + fold', '', r.rebuild.foldSeconds.toFixed(2), (r.rebuild.events / r.rebuild.foldSeconds).toFixed(0), ''],
   ]);
   console.log(`append / raw publish: ${(ratio * 100).toFixed(0)}% (target ≥ 50%); rebuild of ${r.rebuild.events} events: ${r.rebuild.seconds.toFixed(1)} s (target ≤ 20 s); nats-server ${a.server}`);
-  console.log(`cold appends read the aggregate's head over its wildcard, which nats-server before 2.10 answers by scanning (${a.streamSize} messages here)`);
+  console.log(`cold appends and loads read the aggregate ${a.read === 'subjects' ? "through its literal subjects (this server scans the stream for a wildcard)" : 'through a consumer on its wildcard'}; the stream held ${a.streamSize} messages`);
   writeResult('events', {
     server: a.server,
     cores: availableParallelism(),
     loadAverage: loadavg()[0],
     concurrencyMode: a.mode,
+    readStrategy: a.read,
     inFlight: IN_FLIGHT,
     batch: BATCH,
     rawPublish: a.raw,
     append: a.append,
     rounds: a.rounds,
     coldAppend: a.cold,
+    load: a.loaded,
     appendToRaw: ratio,
     rebuild: { ...r.rebuild, eventsPerS: r.rebuild.events / r.rebuild.seconds },
     populate: r.populate,

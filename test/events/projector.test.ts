@@ -75,6 +75,9 @@ describe('projector', () => {
     for (const [state, set] of oracle.domains.byState) assert.deepEqual(await reader.domainsInState(state), [...set].sort());
     const h1 = await reader.host('host1');
     assert.ok(h1 && h1.free.memoryKiB === h1.resources.memoryKiB - h1.used.memoryKiB);
+    assert.deepEqual(await reader.hosts(), projectHosts.views(oracle.hosts).map((v) => JSON.parse(JSON.stringify(v))));
+    const someUuid = [...oracle.hosts.lifecycles.keys()][0]!;
+    assert.deepEqual(await reader.lifecycle(someUuid), JSON.parse(JSON.stringify(oracle.hosts.lifecycles.get(someUuid))));
 
     lap('live projection checked');
     const stats = await projector.rebuild();
@@ -111,8 +114,15 @@ describe('projector', () => {
     }
     lap('128 snapshot + tail loads');
     assert.ok(fromSnapshot > aggregates.length / 2, `${fromSnapshot} of ${aggregates.length} loads started from a snapshot`);
-    // And the store's own full replay agrees, on a sample.
-    for (const a of aggregates.slice(0, 10)) assert.deepEqual((await store.load(a, { snapshot: false })).state, (await store.load(a)).state);
+    // And the store's own full replays agree, on a sample: through the literal subjects and through a wildcard consumer.
+    const byConsumer = await nats.store({ read: 'consumer' });
+    const bySubjects = await nats.store({ read: 'subjects' });
+    for (const a of aggregates.slice(0, 12)) {
+      const expected = (await store.load(a)).state;
+      assert.deepEqual((await bySubjects.load(a, { snapshot: false })).state, expected);
+      assert.deepEqual((await byConsumer.load(a, { snapshot: false })).state, expected);
+      assert.deepEqual((await byConsumer.load(a)).state, expected);
+    }
   });
 
   it('follows new events after a rebuild, and a new projector resumes from the buckets', async () => {

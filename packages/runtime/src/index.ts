@@ -1,7 +1,7 @@
 /**
- * @virtflow/runtime — I/O shared by the services: host capabilities now; the
- * NATS JetStream event store, BullMQ queues, logging, metrics and graceful
- * shutdown with later issues.
+ * @virtflow/runtime — I/O shared by the services: host capabilities; the NATS
+ * JetStream event store, subscriptions and KV projections (events/); logging,
+ * metrics and graceful shutdown with later issues.
  */
 export { hostCapabilities, kvmUsable, probeQemuCapabilities } from './capabilities.ts';
 export * from './events/index.ts';

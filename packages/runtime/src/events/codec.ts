@@ -1,5 +1,5 @@
-/** Events on and off the wire, and what a consumer reports when one is unreadable. */
-import { decodeEvent, type AnyEvent, VirtError } from '@virtflow/model';
+/** What a consumer reports when a message is unreadable, and the text codecs the event modules share. */
+import type { VirtError } from '@virtflow/model';
 
 /** A message on the stream that is not an event this build can fold. */
 export interface PoisonReport {
@@ -17,11 +17,6 @@ export type PoisonHandler = (report: PoisonReport) => void;
 export const logPoison: PoisonHandler = (p) => {
   console.warn(`virtflow: ${p.where} skipped message ${p.seq} on ${p.subject}: ${p.error.message}`);
 };
-
-/** Decodes a stored message; a poison message comes back as a VirtError. */
-export function readEvent(data: Uint8Array, subject: string): AnyEvent | VirtError {
-  return decodeEvent(data, subject);
-}
 
 export const textEncoder = new TextEncoder();
 export const textDecoder = new TextDecoder();

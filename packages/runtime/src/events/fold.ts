@@ -177,15 +177,16 @@ async function foldInWorkers(nc: NatsConnection, jsm: JetStreamManager, o: FoldO
 
 /** The workers' projections as one: disjoint truths, joined, and everything else derived by fromJSON. */
 function join(parts: readonly Finished[], seq: number): { domains: DomainsProjection; hosts: HostsProjection } {
-  const rows: Record<string, DomainsProjectionJSON['domains'][string]> = {};
-  const views: Record<string, HostsProjectionJSON['hosts'][string]> = {};
-  const lifecycles: Record<string, HostsProjectionJSON['lifecycles'][string]> = {};
+  // Null-prototype records: a host id may be any subject token, '__proto__' included.
+  const rows: Record<string, DomainsProjectionJSON['domains'][string]> = Object.create(null);
+  const views: Record<string, HostsProjectionJSON['hosts'][string]> = Object.create(null);
+  const lifecycles: Record<string, HostsProjectionJSON['lifecycles'][string]> = Object.create(null);
   parts.forEach((p, i) => {
     Object.assign(rows, p.domains.domains);
     Object.assign(lifecycles, p.hosts.lifecycles);
     for (const [h, v] of Object.entries(p.hosts.hosts)) {
       // Worker 0 folded every host event; elsewhere a host is only a name a domain event mentioned.
-      if (i === 0 || !(h in views)) views[h] = v;
+      if (i === 0 || !Object.hasOwn(views, h)) views[h] = v;
     }
   });
   return {

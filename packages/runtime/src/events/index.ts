@@ -9,3 +9,4 @@ export { ProjectionReader, type ProjectionDump } from './reader.ts';
 export { keys as projectionKeys, keyToken, generation as projectionGeneration, type Generation, type GenerationState } from './kvlayout.ts';
 export { connectNats, type NatsOptions } from './nats.ts';
 export { defineDomain, undefineDomain, type DefineResult } from './domains.ts';
+export { type ReadStrategy } from './aggregate-read.ts';

@@ -23,7 +23,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import {
   EVENT_STREAM, VirtError, domainOf, projectDomains, projectHosts, subjects,
-  type DomainsProjection, type HostsProjection, type Sequenced,
+  type DomainsProjection, type DomainsProjectionJSON, type HostsProjection, type HostsProjectionJSON, type Sequenced,
 } from '@virtflow/model';
 import { logPoison, textDecoder, textEncoder, type PoisonHandler } from './codec.ts';
 import { domainOps, generation, hostOps, type Generation, type GenerationState, type KvOps } from './kvlayout.ts';
@@ -87,7 +87,8 @@ export class Projector {
   #buckets!: { domains: KV; hosts: KV };
   /** What the buckets hold. */
   #committed: Projections = { domains: projectDomains.empty(), hosts: projectHosts.empty() };
-  #queue: JsMsg[] = [];
+  /** Decoded as they arrive (so a poison message is reported once, whatever retries follow), with their message for the ack. */
+  #queue: Array<{ readonly item: Sequenced; readonly msg: JsMsg }> = [];
   #queuedSeq = 0;
   #messages: ConsumerMessages | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -177,13 +178,18 @@ export class Projector {
   }
 
   /** Replays the whole stream into a fresh generation of buckets and switches readers to it. */
-  async rebuild(): Promise<RebuildStats> {
-    const wasRunning = this.#running;
-    if (wasRunning) await this.stop();
-    const stats = await this.#rebuild();
-    if (wasRunning) await this.#follow();
-    return stats;
+  rebuild(): Promise<RebuildStats> {
+    // One at a time: a second call while one runs gets the same result.
+    return (this.#rebuilding ??= (async () => {
+      const wasRunning = this.#running;
+      if (wasRunning) await this.stop();
+      const stats = await this.#rebuild();
+      if (wasRunning) await this.#follow();
+      return stats;
+    })().finally(() => (this.#rebuilding = undefined)));
   }
+
+  #rebuilding: Promise<RebuildStats> | undefined;
 
   // --------------------------------------------------------------- rebuild
 
@@ -278,13 +284,16 @@ export class Projector {
   async #loadBuckets(seq: number): Promise<Projections> {
     const d = await readBucket(this.nc, this.jsm, this.#gen.domains);
     const h = await readBucket(this.nc, this.jsm, this.#gen.hosts);
-    const rows: Record<string, never> = {};
-    for (const [k, v] of d) if (k.startsWith('uuid.')) Object.assign(rows, { [k.slice(5)]: JSON.parse(v) });
-    const hosts: Record<string, never> = {};
-    const lifecycles: Record<string, never> = {};
+    // Null-prototype records: a host id may be any subject token, '__proto__' included.
+    const rows: Record<string, DomainsProjectionJSON['domains'][string]> = Object.create(null);
+    for (const [k, v] of d) if (k.startsWith('uuid.')) rows[k.slice(5)] = JSON.parse(v);
+    const hosts: Record<string, HostsProjectionJSON['hosts'][string]> = Object.create(null);
+    const lifecycles: Record<string, HostsProjectionJSON['lifecycles'][string]> = Object.create(null);
     for (const [k, v] of h) {
-      if (k.startsWith('host.')) Object.assign(hosts, { [JSON.parse(v).hostId]: JSON.parse(v) });
-      else if (k.startsWith('lifecycle.')) Object.assign(lifecycles, { [k.slice(10)]: JSON.parse(v) });
+      if (k.startsWith('host.')) {
+        const view = JSON.parse(v) as HostsProjectionJSON['hosts'][string];
+        hosts[view.hostId] = view;
+      } else if (k.startsWith('lifecycle.')) lifecycles[k.slice(10)] = JSON.parse(v);
     }
     return {
       domains: projectDomains.fromJSON({ seq, domains: rows, byName: {}, byHost: {}, byState: {} }),
@@ -315,7 +324,8 @@ export class Projector {
     } catch (e) {
       if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.ConsumerNotFound)) throw e;
     }
-    // The buckets are the truth: a consumer ahead of them (acked, then crashed before... ) or behind is moved.
+    // The buckets are the truth: a consumer whose floor is elsewhere (deleted, reset by hand, or with
+    // messages in flight from a crashed run) is recreated just past what the buckets hold.
     if (!ci || ci.ack_floor.stream_seq !== this.seq || ci.num_ack_pending > 0) await this.#resetConsumer(this.seq);
     this.#queuedSeq = this.seq;
     this.#running = true;
@@ -326,7 +336,7 @@ export class Projector {
   #enqueue(m: JsMsg): void {
     if (m.seq <= this.#queuedSeq) return;
     this.#queuedSeq = m.seq;
-    this.#queue.push(m);
+    this.#queue.push({ item: this.#decode(m.seq, m.subject, m.data), msg: m });
     if (this.#queue.length >= (this.#opts.maxBatch ?? 20_000)) this.#kick();
     else this.#timer ??= setTimeout(() => this.#kick(), this.#opts.flushEveryMs ?? 50);
   }
@@ -351,14 +361,15 @@ export class Projector {
         // A closed connection will not come back: give up (the next start resumes from the buckets).
         if (this.nc.isClosed()) return;
         (this.#opts.onError ?? ((err) => console.warn('virtflow: projector:', err)))(e);
-        if (!this.#running && ++failures > 3) throw e;
-        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** Math.min(failures++, 5))));
+        failures++;
+        if (!this.#running && failures > 3) throw e;
+        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** Math.min(failures, 5))));
       }
     }
   }
 
-  async #commit(batch: readonly JsMsg[]): Promise<void> {
-    const items = batch.map((m) => this.#decode(m.seq, m.subject, m.data));
+  async #commit(batch: ReadonlyArray<{ readonly item: Sequenced; readonly msg: JsMsg }>): Promise<void> {
+    const items = batch.map((b) => b.item);
     const from = this.#committed;
     const to = { domains: projectDomains.applyAll(from.domains, items), hosts: projectHosts.applyAll(from.hosts, items) };
     const touched = new Set<string>();
@@ -376,7 +387,7 @@ export class Projector {
     await this.#meta.put(genKey(this.#gen.gen), json({ seq, clean: true } satisfies GenerationState));
     this.#committed = to;
     // Ack policy "all": acknowledging the last acknowledges the batch.
-    batch[batch.length - 1]!.ack();
+    batch[batch.length - 1]!.msg.ack();
     this.#notify();
   }
 
@@ -388,7 +399,6 @@ export class Projector {
     }
     return item;
   }
-
 
   async #write(b: { domains: KV; hosts: KV }, dOps: KvOps, hOps: KvOps): Promise<void> {
     const work: Array<() => Promise<unknown>> = [];

@@ -57,8 +57,11 @@ export class ProjectionReader {
 
   /** Every host, sorted by id. */
   async hosts(): Promise<HostView[]> {
-    const { hosts } = await this.dump();
-    return Object.entries(hosts).filter(([k]) => k.startsWith('host.')).map(([, v]) => JSON.parse(v) as HostView).sort((a, b) => (a.hostId < b.hostId ? -1 : 1));
+    return this.#retry(async () => {
+      const jsm = (this.#jsm ??= await jetstreamManager(this.#nc));
+      const all = await readBucket(this.#nc, jsm, (await this.#current()).hosts);
+      return [...all].filter(([k]) => k.startsWith('host.')).map(([, v]) => JSON.parse(v) as HostView).sort((a, b) => (a.hostId < b.hostId ? -1 : 1));
+    });
   }
 
   async lifecycle(uuid: string): Promise<DomainLifecycle | undefined> {

@@ -33,16 +33,17 @@
  *   The "read" is the store's observation of the aggregate's head: the `load`
  *   that produced `expectedVersion` (replay to the head the server reported), or
  *   this store's own previous successful append. Without a fresh observation the
- *   store reads the head itself (a direct get of the last message on the
- *   aggregate's wildcard). An aggregate's first event needs no read in either
+ *   store reads the head itself (below). An aggregate's first event needs no read in either
  *   mode: it must be its creation event (DomainDefined, HostRegistered), and
  *   expected-last-subject-sequence 0 on that literal subject proves the
  *   aggregate has never existed.
  *
- *   Cost on 2.9: wildcard lookups (that head read, and the filtered consumer a
- *   load creates) scan the stream's blocks, so they slow down as the stream
- *   grows; literal-subject lookups are indexed. The hot path — load, decide,
- *   append — does one wildcard read (the load), never two.
+ *   Reads on 2.9: the server answers a wildcard (last message of
+ *   `virt.evt.domain.<uuid>.*`, or a consumer filtered on it) by scanning the
+ *   stream's blocks, slower as the stream grows; literal subjects are indexed.
+ *   So in this mode loads and head reads go through the aggregate's literal
+ *   subjects, one per event type (aggregate-read.ts), which also gives the
+ *   per-subject sequences the own-subject check needs.
  *
  * An append of several events is checked event by event (each against the one
  * before it), not atomically: if a competitor slips in between, the events
@@ -54,7 +55,7 @@
  * `<kind>.<id>`), so an aggregate that is read is replayed from at most N events.
  */
 import { randomUUID } from 'node:crypto';
-import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck, type StoredMsg } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
@@ -64,7 +65,7 @@ import {
 import { CREATION_TYPE, aggregateKey, aggregateSubjects, versionMsgId, type AggregateKind, type AggregateRef } from './aggregate.ts';
 import { logPoison, textDecoder, textEncoder, type PoisonHandler } from './codec.ts';
 import { ConcurrencyError, NameTakenError } from './errors.ts';
-import { replay } from './replay.ts';
+import { readByConsumer, readBySubjects, subjectHeads, type AggregateMessages, type ReadStrategy } from './aggregate-read.ts';
 import { DEFAULT_DUPLICATE_WINDOW_MS, ensureEventStream, supportsSubjectWildcardCheck, type StreamOptions } from './stream.ts';
 import { EventSubscription, type SubscribeOptions } from './subscribe.ts';
 
@@ -73,6 +74,12 @@ export type ConcurrencyMode = 'subject-wildcard' | 'msg-id';
 export interface EventStoreOptions extends StreamOptions {
   /** 'auto' (default) picks subject-wildcard on nats-server ≥ 2.11, msg-id before. */
   readonly concurrency?: 'auto' | ConcurrencyMode;
+  /**
+   * How loads read an aggregate (aggregate-read.ts): 'auto' (default) reads the
+   * literal subjects where the server scans for wildcards (the msg-id mode's
+   * servers), else a consumer on the wildcard.
+   */
+  readonly read?: 'auto' | ReadStrategy;
   /** Write a snapshot when a load folded this many events past the last one (100; 0: never). */
   readonly snapshotEvery?: number;
   readonly snapshotBucket?: string;
@@ -156,6 +163,7 @@ export class EventStore {
   readonly jsm: JetStreamManager;
   readonly stream: string;
   readonly mode: ConcurrencyMode;
+  readonly readStrategy: ReadStrategy;
   readonly duplicateWindowMs: number;
   readonly #snapshots: KV;
   readonly #opts: EventStoreOptions;
@@ -168,6 +176,7 @@ export class EventStore {
     this.jsm = jsm;
     this.stream = opts.stream ?? 'VIRT_EVENTS';
     this.mode = mode;
+    this.readStrategy = opts.read === undefined || opts.read === 'auto' ? (mode === 'msg-id' ? 'subjects' : 'consumer') : opts.read;
     this.duplicateWindowMs = opts.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS;
     this.#snapshots = snapshots;
     this.#opts = opts;
@@ -178,7 +187,8 @@ export class EventStore {
     const timeout = opts.timeoutMs ?? 5_000;
     const jsm = await jetstreamManager(nc, { timeout });
     const js = jetstream(nc, { timeout });
-    await ensureEventStream(jsm, opts);
+    // The window the stream really has (another process may have opened it with a shorter one) bounds ours.
+    const window = Math.min(await ensureEventStream(jsm, opts), opts.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS);
     const snapshots = await new Kvm(js).create(opts.snapshotBucket ?? 'VIRT_SNAPSHOTS', { history: 1, replicas: opts.replicas ?? 1 });
     const wildcard = supportsSubjectWildcardCheck(nc);
     const want = opts.concurrency ?? 'auto';
@@ -186,7 +196,7 @@ export class EventStore {
       throw new VirtError('CONFIG_UNSUPPORTED', `concurrency mode 'subject-wildcard' needs nats-server 2.11 or later (this one is ${nc.info?.version ?? 'unknown'})`);
     }
     const mode: ConcurrencyMode = want === 'auto' ? (wildcard ? 'subject-wildcard' : 'msg-id') : want;
-    return new EventStore(nc, js, jsm, snapshots, mode, opts);
+    return new EventStore(nc, js, jsm, snapshots, mode, { ...opts, duplicateWindowMs: window });
   }
 
   // ---------------------------------------------------------------- append
@@ -259,10 +269,22 @@ export class EventStore {
     return obs;
   }
 
-  /** The last message on the aggregate's wildcard. */
+  /**
+   * The aggregate's last message: over its wildcard (one indexed lookup from
+   * 2.10 on), or as the newest of the last messages of its literal subjects,
+   * which also gives the msg-id check every subject's sequence.
+   */
   async #readHead(aggregate: AggregateRef): Promise<Observation> {
     const at = Date.now();
-    const m = await this.jsm.direct.getMessage(this.stream, { last_by_subj: aggregateSubjects(aggregate).all });
+    let m: StoredMsg | null | undefined;
+    const typeSeqs: Record<string, number> = {};
+    if (this.readStrategy === 'subjects') {
+      const heads = await subjectHeads(this.jsm, this.stream, aggregate);
+      for (const [t, h] of heads) {
+        typeSeqs[t] = h.seq;
+        if (!m || h.seq > m.seq) m = h;
+      }
+    } else m = await this.jsm.direct.getMessage(this.stream, { last_by_subj: aggregateSubjects(aggregate).all });
     if (!m) return { version: 0, seq: 0, typeSeqs: {}, at, complete: true };
     const head = decodeEvent(m.data, m.subject);
     if (head instanceof VirtError) {
@@ -271,7 +293,8 @@ export class EventStore {
       const obs = this.#observed.get(aggregateKey(aggregate))!;
       return { ...obs, typeSeqs: { ...obs.typeSeqs } };
     }
-    return { version: head.version, seq: m.seq, typeSeqs: { [head.type]: m.seq }, at, headId: head.id, complete: false };
+    const complete = this.readStrategy === 'subjects';
+    return { version: head.version, seq: m.seq, typeSeqs: complete ? typeSeqs : { [head.type]: m.seq }, at, headId: head.id, complete };
   }
 
   /** Last sequence of each subject the batch writes to that the observation does not know yet (literal lookups: indexed). */
@@ -337,49 +360,79 @@ export class EventStore {
    * hosts projection's to say, from the domain events.
    */
   async load<K extends AggregateKind>(aggregate: AggregateRef & { readonly kind: K }, opts: { readonly snapshot?: boolean } = {}): Promise<Loaded<K>> {
-    const at = Date.now();
-    const key = aggregateKey(aggregate);
     const snap = opts.snapshot === false ? undefined : await this.#readSnapshot(aggregate);
-    let state = snap?.state as StateOf<K> | undefined;
-    let version = snap?.version ?? 0;
-    let seq = snap?.seq ?? 0;
-    const typeSeqs: Record<string, number> = { ...snap?.typeSeqs };
-    let headId: string | undefined;
     const reduce = (aggregate.kind === 'domain' ? reduceDomain : reduceHost) as (s: StateOf<K> | undefined, e: AnyEvent) => StateOf<K> | undefined;
-    const onPoison = this.#opts.onPoison ?? logPoison;
-    const replayed = await replay(this.nc, this.jsm, { stream: this.stream, filter: aggregateSubjects(aggregate).all, fromSeq: seq + 1 }, (m) => {
-      seq = m.seq;
-      const type = m.subject.slice(m.subject.lastIndexOf('.') + 1);
-      // The server's own-subject check counts every message on the subject, poison or not.
-      typeSeqs[type] = m.seq;
-      headId = undefined;
-      const e = decodeEvent(m.data, m.subject);
-      if (e instanceof VirtError) return onPoison({ seq: m.seq, subject: m.subject, error: e, where: 'load' });
-      if (e.version !== version + 1) {
-        return onPoison({ seq: m.seq, subject: m.subject, where: 'load', error: new VirtError('INTERNAL_ERROR', `event ${e.id} has version ${e.version} after version ${version}`, m.subject) });
+    for (let attempt = 1; ; attempt++) {
+      const at = Date.now();
+      const read = await this.#read(aggregate, (snap?.seq ?? 0) + 1);
+      let state = snap?.state as StateOf<K> | undefined;
+      const f = this.#fold(read, snap, (e) => void (state = reduce(state, e)), 'load', this.readStrategy === 'subjects' && attempt < 3);
+      if (!f) continue;
+      this.#observe(aggregateKey(aggregate), { version: f.version, seq: f.seq, typeSeqs: f.typeSeqs, at, headId: f.headId, complete: true });
+      const every = this.#opts.snapshotEvery ?? 100;
+      if (every > 0 && read.messages.length >= every && state !== undefined) {
+        this.#inBackground(this.#writeSnapshot({ schema: this.#schema, kind: aggregate.kind, id: aggregate.id, version: f.version, seq: f.seq, typeSeqs: f.typeSeqs, state }));
       }
-      state = reduce(state, e);
-      version = e.version;
-      headId = e.id;
-    });
-    this.#observe(key, { version, seq, typeSeqs, at, headId, complete: true });
-    const every = this.#opts.snapshotEvery ?? 100;
-    if (every > 0 && replayed >= every && state !== undefined) {
-      this.#inBackground(this.#writeSnapshot({ schema: this.#schema, kind: aggregate.kind, id: aggregate.id, version, seq, typeSeqs, state }));
+      return { aggregate, state, version: f.version, seq: f.seq, replayed: read.messages.length, fromSnapshot: snap !== undefined };
     }
-    return { aggregate, state, version, seq, replayed, fromSnapshot: snap !== undefined };
   }
 
-  /** Every event of an aggregate, in order, with its stream sequence (for history and asOf). */
+  /** Every event of an aggregate from a stream sequence on, in order, with its sequence (for history and asOf). */
   async events(aggregate: AggregateRef, fromSeq = 1): Promise<Array<{ seq: number; event: AnyEvent }>> {
-    const out: Array<{ seq: number; event: AnyEvent }> = [];
+    for (let attempt = 1; ; attempt++) {
+      const read = await this.#read(aggregate, fromSeq);
+      const out: Array<{ seq: number; event: AnyEvent }> = [];
+      // From the start the versions are checked; from a sequence on, they start wherever they do.
+      const from = fromSeq <= 1 ? undefined : { version: -1, seq: 0, typeSeqs: {} };
+      const f = this.#fold(read, from, (event, seq) => void out.push({ seq, event }), 'events', this.readStrategy === 'subjects' && attempt < 3);
+      if (f) return out;
+    }
+  }
+
+  #read(aggregate: AggregateRef, fromSeq: number): Promise<AggregateMessages> {
+    return this.readStrategy === 'subjects'
+      ? readBySubjects(this.jsm, this.stream, aggregate, fromSeq)
+      : readByConsumer(this.nc, this.jsm, this.stream, aggregate, fromSeq);
+  }
+
+  /**
+   * Folds messages read after `from` (a snapshot, or nothing). Poison is
+   * reported and skipped. An event whose version does not follow is a read
+   * that raced a writer (retry: undefined) or, for good, an anomaly reported
+   * like poison.
+   */
+  #fold(
+    read: AggregateMessages,
+    from: { version: number; seq: number; typeSeqs: Record<string, number> } | undefined,
+    each: (e: AnyEvent, seq: number) => void,
+    where: string,
+    retry: boolean,
+  ): { version: number; seq: number; typeSeqs: Record<string, number>; headId: string | undefined } | undefined {
     const onPoison = this.#opts.onPoison ?? logPoison;
-    await replay(this.nc, this.jsm, { stream: this.stream, filter: aggregateSubjects(aggregate).all, fromSeq }, (m) => {
+    let version = from?.version ?? 0;
+    let seq = from?.seq ?? 0;
+    let headId: string | undefined;
+    const typeSeqs: Record<string, number> = { ...from?.typeSeqs };
+    for (const m of read.messages) {
+      // The server's own-subject check counts every message on the subject, poison or not.
+      typeSeqs[m.subject.slice(m.subject.lastIndexOf('.') + 1)] = m.seq;
+      seq = Math.max(seq, m.seq);
       const e = decodeEvent(m.data, m.subject);
-      if (e instanceof VirtError) onPoison({ seq: m.seq, subject: m.subject, error: e, where: 'events' });
-      else out.push({ seq: m.seq, event: e });
-    });
-    return out;
+      if (e instanceof VirtError) {
+        onPoison({ seq: m.seq, subject: m.subject, error: e, where });
+        continue;
+      }
+      if (version >= 0 && e.version !== version + 1) {
+        if (retry) return undefined;
+        onPoison({ seq: m.seq, subject: m.subject, where, error: new VirtError('INTERNAL_ERROR', `event ${e.id} has version ${e.version} after version ${version}`, m.subject) });
+        continue;
+      }
+      each(e, m.seq);
+      version = e.version;
+      headId = e.id;
+    }
+    if (read.typeSeqs) Object.assign(typeSeqs, read.typeSeqs);
+    return { version, seq, typeSeqs, headId };
   }
 
   get #schema(): number {

@@ -14,6 +14,8 @@ export interface StreamOptions {
   /**
    * JetStream's duplicate window: how long a Nats-Msg-Id is remembered. The
    * msg-id concurrency mode relies on it (see store.ts); one hour by default.
+   * It is the stream's setting, so every process opening the store must agree
+   * on it (opening with another value changes the stream's).
    */
   readonly duplicateWindowMs?: number;
 }
@@ -38,8 +40,11 @@ export function eventStreamConfig(opts: StreamOptions = {}): Partial<StreamConfi
   };
 }
 
-/** Creates the stream, or brings an existing one's window and direct access to what we need. */
-export async function ensureEventStream(jsm: JetStreamManager, opts: StreamOptions = {}): Promise<void> {
+/**
+ * Creates the stream, or brings an existing one's window and direct access to
+ * what we need. Returns the duplicate window the stream has now, in ms.
+ */
+export async function ensureEventStream(jsm: JetStreamManager, opts: StreamOptions = {}): Promise<number> {
   const want = eventStreamConfig(opts);
   try {
     const info = await jsm.streams.info(want.name);
@@ -56,6 +61,7 @@ export async function ensureEventStream(jsm: JetStreamManager, opts: StreamOptio
       if (!(err instanceof JetStreamApiError && /already in use/i.test(err.message))) throw err;
     }
   }
+  return (await jsm.streams.info(want.name)).config.duplicate_window / 1e6;
 }
 
 /** [major, minor, patch] of the server this connection talks to. */
