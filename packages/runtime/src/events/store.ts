@@ -59,8 +59,8 @@ import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
-  VirtError, aggregateOf, decodeEvent, encodeEvent, makeEvent, reduceDomain, reduceHost, subjects,
-  type AnyEvent, type DomainState, type EventData, type EventType, type HostState,
+  VirtError, aggregateOf, asOf as asOfEvents, decodeEvent, diffVersions, encodeEvent, foldDomain, history as historyOf, makeEvent, reduceDomain, reduceHost, subjects,
+  type AnyEvent, type DefinitionChange, type DefinitionVersion, type DomainState, type EventData, type EventType, type HostState,
 } from '@virtflow/model';
 import { CREATION_TYPE, aggregateKey, aggregateSubjects, versionMsgId, type AggregateKind, type AggregateRef } from './aggregate.ts';
 import { logPoison, textDecoder, textEncoder, type PoisonHandler } from './codec.ts';
@@ -534,6 +534,24 @@ export class EventStore {
    * two racing claims lands; nothing is checked and then written. Claiming a
    * name the uuid already holds succeeds. Throws NameTakenError otherwise.
    */
+  /** Every version of a domain's definition, oldest first (libvirt keeps only the latest). */
+  async history(uuid: string): Promise<readonly DefinitionVersion[]> {
+    const state = foldDomain((await this.events({ kind: 'domain', id: uuid })).map((e) => e.event));
+    return state ? historyOf(state) : [];
+  }
+
+  /** The domain as it stood at `time`; undefined when it did not exist yet. */
+  async asOf(uuid: string, time: Date | string): Promise<DomainState | undefined> {
+    return asOfEvents((await this.events({ kind: 'domain', id: uuid })).map((e) => e.event), time, uuid);
+  }
+
+  /** A structural diff between two versions of a domain's definition. */
+  async diff(uuid: string, versionA: number, versionB: number): Promise<DefinitionChange[]> {
+    const state = foldDomain((await this.events({ kind: 'domain', id: uuid })).map((e) => e.event));
+    if (!state) throw new VirtError('NO_DOMAIN', `no domain with matching uuid '${uuid}'`, `/domain/${uuid}`);
+    return diffVersions(state, versionA, versionB);
+  }
+
   async claimName(name: string, uuid: string): Promise<number> {
     const subject = subjects.nameClaim(name);
     for (let attempt = 0; attempt < 5; attempt++) {
