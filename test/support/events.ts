@@ -21,22 +21,9 @@ export interface WorldOptions {
 }
 
 /** A small deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function uuidFrom(r: () => number): string {
-  let h = '';
-  for (let i = 0; i < 4; i++) h += Math.floor(r() * 2 ** 32).toString(16).padStart(8, '0');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
+/** The model's seeded generators: one PRNG and one UUID drawer for every test and benchmark. */
+import { prng as rng, seededUUID as uuidFrom } from '@virtflow/model';
+export { rng, uuidFrom };
 
 export function capabilities(cpus = 64, memoryKiB = 256 * 1024 * 1024): Capabilities {
   return { host: { arch: 'x86_64', cpus, memoryKiB }, guests: [], cpuModels: [], source: 'test world' } as unknown as Capabilities;

@@ -15,3 +15,4 @@ export { history, asOf, definitionAt, diffDefinitions, diffVersions, formatDiff,
 export { projectDomains, type DomainsProjection, type DomainsProjectionJSON } from './project-domains.ts';
 export { projectHosts, type HostsProjection, type HostsProjectionJSON, type HostView } from './project-hosts.ts';
 export type { Sequenced } from './transient.ts';
+export { prng, randomUUID as seededUUID, simulateCluster, type SimulationOptions } from './simulate.ts';
