@@ -7,7 +7,7 @@
 import { freeze } from 'immer';
 import type { Capabilities } from './caps/types.ts';
 import type { DomainDef } from './domain/types.ts';
-import { getDevice, listDevices, setDevice } from './postparse/devices.ts';
+import { runStage } from './postparse/runner.ts';
 import type { Ctx, DriverConf, ParseFlags, PolicyStage, Provenance } from './postparse/types.ts';
 
 export interface PolicyRun {
@@ -35,16 +35,7 @@ export function runPolicyStages(def: DomainDef, stages: readonly PolicyStage[], 
   };
   for (const stage of stages) {
     actor = stage.name;
-    if (stage.domain) def = stage.domain(def, ctx) ?? def;
-    if (stage.device) {
-      for (const ref of listDevices(def)) {
-        ctx.devicePath = ref.path;
-        const dev = getDevice(def, ref)!;
-        const next = stage.device(dev, def, ctx);
-        if (next && next.def !== dev.def) def = setDevice(def, ref, next);
-      }
-      ctx.devicePath = undefined;
-    }
+    def = runStage(stage, def, ctx);
   }
   return { def: freeze(def, true), provenance };
 }

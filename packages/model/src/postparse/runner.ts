@@ -180,7 +180,8 @@ function validateDomain(def: DomainDef, driver: DriverConf<any>, ctx: Session['c
   runGenericDomainValidate(def, ctx);
 }
 
-function runStage(stage: PolicyStage, def: DomainDef, ctx: Session['ctx']): DomainDef {
+/** One operator stage over a definition: its domain step, then its device step for each device. */
+export function runStage(stage: PolicyStage, def: DomainDef, ctx: Ctx<unknown> & { devicePath?: string | undefined }): DomainDef {
   if (stage.domain) def = stage.domain(def, ctx) ?? def;
   if (stage.device) {
     for (const ref of listDevices(def)) {
