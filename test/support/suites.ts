@@ -1,22 +1,14 @@
 /** The corpora compared with the real libvirt, each with its reference and capabilities. */
+import type { CompareOptions } from './oracle-compare.ts';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultRegistry, readQemuCapsXml, testDriver, type Capabilities, type DriverConf, type DriverRegistry, type ParseFlags } from '@virtflow/model';
+import { defaultRegistry, readQemuCapsXml, testDriver, type Capabilities } from '@virtflow/model';
 import { hostCapabilities } from '@virtflow/runtime';
 import { isX86_64 } from './compare.ts';
 import { libvirtData } from './libvirt-data.ts';
 
-export interface Suite {
-  readonly files: string[];
-  readonly uri: string;
-  readonly caps: Capabilities;
-  readonly registry: DriverRegistry;
-  readonly driver?: DriverConf<any>;
-  readonly oracleDir: string;
-  readonly expected?: (file: string) => string | undefined;
-  /** Parse flags other than a define's. */
-  readonly flags?: Partial<ParseFlags>;
-}
+/** A suite is what compareWithLibvirt takes: its files, its reference, its capabilities and driver. */
+export type Suite = CompareOptions & { readonly files: string[] };
 
 function xmlFiles(dir: string): string[] {
   const d = join(libvirtData, 'tests', dir);
