@@ -82,6 +82,7 @@ describe('nats-server crash and restart', () => {
 
     // The projector rode out the restart and reflects the whole stream.
     await projector.caughtUp(last, 60_000);
+    t.diagnostic(`projector re-followed ${projector.resyncCount} times after a gap in deliveries`);
     const dump = await projector.reader().dump();
     assert.equal(dump.seq, last);
     const rows = Object.fromEntries(Object.entries(dump.domains).filter(([k]) => k.startsWith('uuid.')).map(([k, v]) => [k.slice(5), JSON.parse(v)]));

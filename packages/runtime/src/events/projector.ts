@@ -334,11 +334,71 @@ export class Projector {
   }
 
   #enqueue(m: JsMsg): void {
-    if (m.seq <= this.#queuedSeq) return;
+    if (m.seq <= this.#queuedSeq || this.#resyncing) return;
+    if (m.seq !== this.#queuedSeq + 1) {
+      // A gap: after a server crash, messages the server counted as delivered
+      // but the client never got are redelivered only when their ack wait runs
+      // out, while newer ones keep coming. Folding past the gap would lose them:
+      // go back and follow again from the first missing sequence.
+      this.#resync(this.#queuedSeq + 1, m.seq);
+      return;
+    }
     this.#queuedSeq = m.seq;
     this.#queue.push({ item: this.#decode(m.seq, m.subject, m.data), msg: m });
     if (this.#queue.length >= (this.#opts.maxBatch ?? 20_000)) this.#kick();
     else this.#timer ??= setTimeout(() => this.#kick(), this.#opts.flushEveryMs ?? 50);
+  }
+
+  #resyncing: Promise<void> | undefined;
+  #resyncs = 0;
+
+  /** Times a gap in the delivered sequences made the projector follow again from the gap. */
+  get resyncCount(): number {
+    return this.#resyncs;
+  }
+
+  /** Re-follows from `missing` unless the stream really has nothing there (a deleted message). */
+  #resync(missing: number, got: number): void {
+    this.#resyncs++;
+    this.#resyncing = (async () => {
+      const gapIsReal = await this.#storedBetween(missing, got);
+      if (!this.#running) return;
+      this.#messages?.stop();
+      this.#messages = undefined;
+      if (!gapIsReal) {
+        this.#queuedSeq = got - 1;
+      }
+      await this.#resetConsumer(this.#queuedSeq);
+      const consumer = await this.js.consumers.get(this.stream, this.durable);
+      this.#resyncing = undefined;
+      if (!this.#running) return;
+      this.#messages = await consumer.consume({ max_messages: 5_000, callback: (m) => this.#enqueue(m) });
+    })().catch((e) => {
+      this.#resyncing = undefined;
+      (this.#opts.onError ?? ((err) => console.warn('virtflow: projector:', err)))(e);
+      // Try again from the same place once the server answers.
+      if (this.#running) setTimeout(() => void this.#refollow(), 500);
+    });
+  }
+
+  async #refollow(): Promise<void> {
+    if (!this.#running || this.#resyncing) return;
+    this.#resync(this.#queuedSeq + 1, this.#queuedSeq + 1);
+  }
+
+  /** Whether any stream message lies in [from, to) — a gap of deleted messages is no gap. */
+  async #storedBetween(from: number, to: number): Promise<boolean> {
+    if (from >= to) return true;
+    // Gaps are a few messages; a long one is taken as real without looking at each.
+    if (to - from > 64) return true;
+    for (let seq = from; seq < to; seq++) {
+      const m = await this.jsm.streams.getMessage(this.stream, { seq }).catch((e: unknown) => {
+        if (e instanceof JetStreamApiError && e.code === JetStreamApiCodes.NoMessageFound) return null;
+        throw e;
+      });
+      if (m) return true;
+    }
+    return false;
   }
 
   #kick(): void {
@@ -405,11 +465,23 @@ export class Projector {
     for (const [kv, ops] of [[b.domains, dOps], [b.hosts, hOps]] as const) {
       for (const [k, v] of ops) work.push(v === null ? () => kv.delete(k) : () => kv.put(k, textEncoder.encode(v)));
     }
+    // On the first failure every lane stops taking work, and the error is
+    // thrown only once all writes in flight have settled: a lane left running
+    // would go on writing this batch's values after a retry and later batches
+    // had written newer ones.
     let next = 0;
+    let failure: { error: unknown } | undefined;
     const lanes = Math.min(work.length, this.#opts.writeConcurrency ?? 512);
     await Promise.all(Array.from({ length: lanes }, async () => {
-      while (next < work.length) await work[next++]!();
+      while (next < work.length && !failure) {
+        try {
+          await work[next++]!();
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
     }));
+    if (failure) throw failure.error;
   }
 
   #notify(): void {
