@@ -4,8 +4,10 @@
  * goes to `$unknown`, is reported as a warning, and is written back after the
  * known sibling it followed.
  */
+import { escapeXml } from '../xml/escape.ts';
 import type { XmlElement, XmlNode } from '../xml/tree.ts';
-import { type AnySpec, type ElementSpec, type GenericElement, type Unknown, camel, resolve } from './spec.ts';
+import { indentOf, writeElement } from '../xml/write.ts';
+import { type AnySpec, type ElementSpec, type GenericElement, type LazySpec, type Unknown, camel, resolve } from './spec.ts';
 
 export interface Warning {
   readonly path: string;
@@ -17,6 +19,12 @@ interface CompiledChild {
   readonly key: string;
   readonly many: boolean;
   readonly spec: AnySpec;
+  /** The child's spec, a lazy one resolved. */
+  readonly resolved: Exclude<AnySpec, LazySpec>;
+  /** The child's spec is a leaf. */
+  readonly leaf: boolean;
+  /** The child's compiled spec, once compiled (an element spec). */
+  compiled?: Compiled;
 }
 interface Compiled {
   readonly attrKeys: ReadonlyMap<string, string>;
@@ -24,6 +32,13 @@ interface Compiled {
   /** The same, as arrays in spec order: encoding walks them for every element. */
   readonly attrList: ReadonlyArray<readonly [xmlName: string, key: string]>;
   readonly childList: readonly CompiledChild[];
+  /**
+   * Data key → its place in libvirt's order (attributes, then children), for
+   * writing an element from the keys it has rather than every key the spec
+   * knows (a few against a dozen and more); undefined where keys are shared
+   * (with each other, `text` or `$unknown`), which the ordered walk handles.
+   */
+  readonly slots: ReadonlyMap<string, number> | undefined;
 }
 const compiled = new WeakMap<ElementSpec, Compiled>();
 
@@ -31,8 +46,13 @@ function compile(spec: ElementSpec): Compiled {
   let c = compiled.get(spec);
   if (!c) {
     const attrList = spec.attrs.map((a) => [a, camel(a)] as const);
-    const childList = Object.entries(spec.children).map(([n, cs]) => ({ name: n, key: cs.key ?? camel(n), many: cs.many, spec: cs.spec }));
-    c = { attrKeys: new Map(attrList), childKeys: new Map(childList.map((x) => [x.name, x])), attrList, childList };
+    const childList: CompiledChild[] = Object.entries(spec.children).map(([n, cs]) => {
+      const resolved = resolve(cs.spec);
+      return { name: n, key: cs.key ?? camel(n), many: cs.many, spec: cs.spec, resolved, leaf: resolved.kind === 'leaf' };
+    });
+    const keys = [...attrList.map((a) => a[1]), ...childList.map((x) => x.key)];
+    const unique = new Set(keys).size === keys.length && !keys.includes('text') && !keys.includes('$unknown');
+    c = { attrKeys: new Map(attrList), childKeys: new Map(childList.map((x) => [x.name, x])), attrList, childList, slots: unique ? new Map(keys.map((k, i) => [k, i])) : undefined };
     compiled.set(spec, c);
   }
   return c;
@@ -44,55 +64,100 @@ export function childPath(parent: string, name: string, many: boolean, index: nu
 
 function isTextOnly(el: XmlElement): boolean {
   for (const k in el.attrs) return false;
-  return el.children.every((c) => typeof c === 'string');
+  const kids = el.children;
+  for (let i = 0; i < kids.length; i++) if (typeof kids[i] !== 'string') return false;
+  return true;
+}
+
+// The path of the element being decoded, kept as segments (name, and index or
+// 0) below the path decode() was given: a warning's path is built from them,
+// so an element's path is never built when nothing is to be said about it.
+const segNames: string[] = [];
+const segIndex: number[] = [];
+let segDepth = 0;
+let basePath = '';
+
+function currentPath(): string {
+  let p = basePath;
+  for (let i = 0; i < segDepth; i++) p += segIndex[i] ? `/${segNames[i]}[${segIndex[i]}]` : `/${segNames[i]}`;
+  return p;
 }
 
 /** Decodes `el` by `spec`. `path` is the element's own path, used in warnings. */
 export function decode(el: XmlElement, spec: AnySpec, path: string, warnings: Warning[]): unknown {
-  const s = resolve(spec);
+  const savedBase = basePath;
+  const savedDepth = segDepth;
+  basePath = path;
+  segDepth = 0;
+  try {
+    const s = resolve(spec);
+    return decodeAt(el, s, s.kind === 'element' ? compile(s) : undefined, warnings);
+  } finally {
+    basePath = savedBase;
+    segDepth = savedDepth;
+  }
+}
+
+/** `c` is `s`'s compiled form when `s` is an element spec. */
+function decodeAt(el: XmlElement, s: Exclude<AnySpec, LazySpec>, c: Compiled | undefined, warnings: Warning[]): unknown {
   if (s.kind === 'leaf') return el.children.join('');
-  if (s.kind === 'raw') return el;
-  const { attrKeys, childKeys } = compile(s);
+  if (s.kind === 'raw' || c === undefined) return el;
+  const { attrKeys, childKeys } = c;
   const out: GenericElement = {};
   let unknownAttrs: Record<string, string> | undefined;
-  for (const name in el.attrs) {
+  const attrs = el.attrs;
+  for (const name in attrs) {
     const key = attrKeys.get(name);
-    if (key !== undefined) out[key] = el.attrs[name]!;
+    if (key !== undefined) out[key] = attrs[name]!;
     else {
-      (unknownAttrs ??= {})[name] = el.attrs[name]!;
-      warnings.push({ path: `${path}/@${name}`, message: `attribute '${name}' of <${el.name}> is not modelled; kept as written` });
+      (unknownAttrs ??= {})[name] = attrs[name]!;
+      warnings.push({ path: `${currentPath()}/@${name}`, message: `attribute '${name}' of <${el.name}> is not modelled; kept as written` });
     }
   }
   let unknownChildren: Array<{ after: string | null; node: XmlElement }> | undefined;
   let lastKnown: string | null = null;
-  const counts = new Map<string, number>();
+  // How many children of each name so far: a Map only once there are two element children.
+  let firstName: string | undefined;
+  let counts: Map<string, number> | undefined;
   let text = '';
-  for (const child of el.children) {
+  const kids = el.children;
+  for (let i = 0; i < kids.length; i++) {
+    const child = kids[i]!;
     if (typeof child === 'string') {
       text += child;
       continue;
     }
-    const n = (counts.get(child.name) ?? 0) + 1;
-    counts.set(child.name, n);
-    const cs = childKeys.get(child.name);
-    const cpath = childPath(path, child.name, cs?.many ?? n > 1, n);
-    const leafWithExtras = cs !== undefined && resolve(cs.spec).kind === 'leaf' && !isTextOnly(child);
-    if (cs === undefined || leafWithExtras || (!cs.many && out[cs.key] !== undefined)) {
+    const cname = child.name;
+    let n = 1;
+    if (firstName === undefined) firstName = cname;
+    else {
+      counts ??= new Map([[firstName, 1]]);
+      n = (counts.get(cname) ?? 0) + 1;
+      counts.set(cname, n);
+    }
+    const cs = childKeys.get(cname);
+    const index = (cs?.many ?? n > 1) ? n : 0;
+    if (cs === undefined || (cs.leaf && !isTextOnly(child)) || (!cs.many && out[cs.key] !== undefined)) {
       (unknownChildren ??= []).push({ after: lastKnown, node: child });
       warnings.push({
-        path: cpath,
-        message: cs === undefined ? `element <${child.name}> in <${el.name}> is not modelled; kept as written` : `element <${child.name}> in <${el.name}> is not in the expected form; kept as written`,
+        path: index ? `${currentPath()}/${cname}[${index}]` : `${currentPath()}/${cname}`,
+        message: cs === undefined ? `element <${cname}> in <${el.name}> is not modelled; kept as written` : `element <${cname}> in <${el.name}> is not in the expected form; kept as written`,
       });
       continue;
     }
-    lastKnown = child.name;
-    const value = decode(child, cs.spec, cpath, warnings);
+    lastKnown = cname;
+    segNames[segDepth] = cname;
+    segIndex[segDepth] = index;
+    segDepth++;
+    const cr = cs.resolved;
+    const value = decodeAt(child, cr, cr.kind === 'element' ? (cs.compiled ??= compile(cr)) : undefined, warnings);
+    segDepth--;
     if (cs.many) ((out[cs.key] as unknown[] | undefined) ?? (out[cs.key] = [] as GenericElement[]) as unknown[]).push(value);
     else out[cs.key] = value as GenericElement;
   }
   if (s.text && text !== '') out['text'] = text;
   else if (!s.text && text.trim() !== '') {
-    warnings.push({ path, message: `text in <${el.name}> is not modelled; kept as written` });
+    warnings.push({ path: currentPath(), message: `text in <${el.name}> is not modelled; kept as written` });
     out['text'] = text;
   }
   if (unknownAttrs || unknownChildren) {
@@ -136,4 +201,178 @@ export function encode(name: string, value: unknown, spec: AnySpec): XmlElement 
 /** Writes back the unknown children that followed the known child `after` (null: the first ones). */
 function flushAfter(pending: NonNullable<Unknown['children']>, after: string | null, children: XmlNode[]): void {
   for (const u of pending) if (u.after === after) children.push(u.node);
+}
+
+/**
+ * Leaves children out while writing: in an element named `at`, its children
+ * named `drop`; the rule reaches the `at` children of the element it is
+ * applied to and, through elements named in `through`, their descendants
+ * (how libvirt leaves a disk's HTTP cookies out, down the backing chain).
+ */
+export interface Prune {
+  readonly at: string;
+  readonly drop: string;
+  readonly through: readonly string[];
+}
+
+/** `prune` applied to a tree, as writeEncoded applies it while writing. */
+export function pruneXml(el: XmlElement, prune: Prune): XmlElement {
+  if (el.name === prune.at) return { ...el, children: el.children.filter((c) => typeof c === 'string' || c.name !== prune.drop) };
+  if (!prune.through.includes(el.name)) return el;
+  return { ...el, children: el.children.map((c) => (typeof c === 'string' ? c : pruneXml(c, prune))) };
+}
+
+/** How writeEncoded treats the direct children of the element it writes. */
+export interface WriteHooks {
+  /** Writes a known child itself (at `depth`); undefined leaves it to the generic writer. */
+  readonly child?: (name: string, value: unknown, spec: AnySpec, depth: number) => string | undefined;
+  /** Rewrites an unknown child before it is written. */
+  readonly unknown?: (node: XmlElement) => XmlElement;
+  /** Children of these names are written as an opening and a closing tag when empty. */
+  readonly openChildren?: readonly string[];
+}
+
+/**
+ * writeXml(encode(name, value, spec), depth) in one pass, without the
+ * intermediate tree; `open` writes the element as an opening and a closing
+ * tag when it is empty (an XmlElement's style 'open'); `prune` leaves
+ * children out as pruneXml does.
+ */
+export function writeEncoded(name: string, value: unknown, spec: AnySpec, depth: number, hooks?: WriteHooks, open = false, prune?: Prune): string {
+  const s = resolve(spec);
+  return writeWith(name, value, s, s.kind === 'element' ? compile(s) : undefined, depth, hooks, open, prune);
+}
+
+/** writeEncoded with the spec resolved and, for an element spec, compiled (`c`). */
+function writeWith(name: string, value: unknown, s: Exclude<AnySpec, LazySpec>, c: Compiled | undefined, depth: number, hooks: WriteHooks | undefined, open: boolean, prune: Prune | undefined): string {
+  const pad = indentOf(depth);
+  if (s.kind === 'leaf') {
+    if (value === '') return open ? `${pad}<${name}>\n${pad}</${name}>\n` : `${pad}<${name}/>\n`;
+    return `${pad}<${name}>${escapeXml(String(value))}</${name}>\n`;
+  }
+  if (s.kind === 'raw') {
+    let el = value as XmlElement;
+    if (prune) el = pruneXml(el, prune);
+    if (open && el.children.length === 0) el = { ...el, style: 'open' };
+    return writeElement(el, depth, false);
+  }
+  const data = value as GenericElement;
+  if (c === undefined) c = compile(s);
+  const unknown = data['$unknown'] as Unknown | undefined;
+  const text = data['text'];
+  const hasText = typeof text === 'string' && text !== '';
+  let tag = `${pad}<${name}`;
+  let body: string;
+  if (unknown === undefined && c.slots !== undefined) {
+    // The keys the element has, in libvirt's order (insertion sort: they are few).
+    const slots: number[] = [];
+    const values: unknown[] = [];
+    for (const key in data) {
+      const slot = c.slots.get(key);
+      if (slot === undefined) continue;
+      const v = data[key];
+      if (v === undefined) continue;
+      let j = slots.length;
+      while (j > 0 && slots[j - 1]! > slot) {
+        slots[j] = slots[j - 1]!;
+        values[j] = values[j - 1];
+        j--;
+      }
+      slots[j] = slot;
+      values[j] = v;
+    }
+    const nAttrs = c.attrList.length;
+    const dropHere = prune !== undefined && name === prune.at ? prune.drop : undefined;
+    const inner = prune !== undefined && prune.through.includes(name) ? prune : undefined;
+    const sub = depth + 1;
+    body = '';
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!;
+      const v = values[i];
+      if (slot < nAttrs) {
+        tag += ` ${c.attrList[slot]![0]}='${escapeXml(v as string)}'`;
+        continue;
+      }
+      const cs = c.childList[slot - nAttrs]!;
+      if (cs.name === dropHere) continue;
+      const openChild = hooks?.openChildren?.includes(cs.name) ?? false;
+      if (cs.many) {
+        if (Array.isArray(v)) for (let j = 0; j < v.length; j++) body += writeChild(cs, v[j], sub, hooks, openChild, inner);
+        else for (const item of v as Iterable<unknown>) body += writeChild(cs, item, sub, hooks, openChild, inner);
+      } else body += writeChild(cs, v, sub, hooks, openChild, inner);
+    }
+  } else body = writeOrdered(data, c, unknown, depth, hooks, prune, (t) => (tag += t), name);
+  if (body === '') {
+    if (hasText) return `${tag}>${escapeXml(text)}</${name}>\n`;
+    return open ? `${tag}>\n${pad}</${name}>\n` : `${tag}/>\n`;
+  }
+  return `${tag}>\n${hasText ? `${pad}  ${escapeXml(text.trim())}\n` : ''}${body}${pad}</${name}>\n`;
+}
+
+/**
+ * The element's attributes (through `attr`) and children by walking every key
+ * the spec knows, in its order, with the unknown children after the known
+ * sibling they followed: encode's walk.
+ */
+function writeOrdered(data: GenericElement, c: Compiled, unknown: Unknown | undefined, depth: number, hooks: WriteHooks | undefined, prune: Prune | undefined, attr: (text: string) => void, name: string): string {
+  const { attrList, childList } = c;
+  if (unknown?.attrs) {
+    // Object.assign's order, as encode builds it: a known name keeps its place.
+    const attrs: Record<string, string> = {};
+    for (let i = 0; i < attrList.length; i++) {
+      const a = attrList[i]!;
+      const v = data[a[1]];
+      if (v !== undefined) attrs[a[0]] = v as string;
+    }
+    Object.assign(attrs, unknown.attrs);
+    for (const k in attrs) attr(` ${k}='${escapeXml(attrs[k]!)}'`);
+  } else {
+    for (let i = 0; i < attrList.length; i++) {
+      const a = attrList[i]!;
+      const v = data[a[1]];
+      if (v !== undefined) attr(` ${a[0]}='${escapeXml(v as string)}'`);
+    }
+  }
+  const dropHere = prune !== undefined && name === prune.at ? prune.drop : undefined;
+  const inner = prune !== undefined && prune.through.includes(name) ? prune : undefined;
+  const sub = depth + 1;
+  const pending = unknown?.children;
+  let body = pending ? writeUnknown(pending, null, sub, hooks, dropHere, inner) : '';
+  for (let i = 0; i < childList.length; i++) {
+    const cs = childList[i]!;
+    const v = data[cs.key];
+    if (v !== undefined && cs.name !== dropHere) {
+      const openChild = hooks?.openChildren?.includes(cs.name) ?? false;
+      if (cs.many) {
+        if (Array.isArray(v)) for (let j = 0; j < v.length; j++) body += writeChild(cs, v[j], sub, hooks, openChild, inner);
+        else for (const item of v as Iterable<unknown>) body += writeChild(cs, item, sub, hooks, openChild, inner);
+      } else body += writeChild(cs, v, sub, hooks, openChild, inner);
+    }
+    if (pending) body += writeUnknown(pending, cs.name, sub, hooks, dropHere, inner);
+  }
+  return body;
+}
+
+function writeChild(cs: CompiledChild, v: unknown, depth: number, hooks: WriteHooks | undefined, open: boolean, prune: Prune | undefined): string {
+  if (hooks?.child) {
+    const out = hooks.child(cs.name, v, cs.spec, depth);
+    if (out !== undefined) return out;
+  }
+  const r = cs.resolved;
+  return writeWith(cs.name, v, r, r.kind === 'element' ? (cs.compiled ??= compile(r)) : undefined, depth, undefined, open, prune);
+}
+
+/** The unknown children that followed the known child `after`, written (flushAfter's order). */
+function writeUnknown(pending: NonNullable<Unknown['children']>, after: string | null, depth: number, hooks: WriteHooks | undefined, drop: string | undefined, prune: Prune | undefined): string {
+  let out = '';
+  for (const u of pending) {
+    if (u.after !== after) continue;
+    let node = u.node;
+    if (node.name === drop) continue;
+    if (prune) node = pruneXml(node, prune);
+    if (hooks?.unknown) node = hooks.unknown(node);
+    if (hooks?.openChildren?.includes(node.name) && node.children.length === 0) node = { ...node, style: 'open' };
+    out += writeElement(node, depth, false);
+  }
+  return out;
 }

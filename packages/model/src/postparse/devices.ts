@@ -16,9 +16,42 @@ export const DEVICE_VISIT_ORDER: readonly DeviceKind[] = [
 
 const children = devicesSpec.children as Record<string, { many: boolean; key?: string }>;
 
+interface KindKey {
+  readonly kind: DeviceKind;
+  readonly key: string;
+  readonly many: boolean;
+  /** `/domain/devices/disk` */
+  readonly path: string;
+}
+
+/** Every kind's key and arity, read from the spec once. */
+const KEYS = new Map<string, KindKey>(
+  Object.entries(children).map(([kind, c]) => [kind, { kind: kind as DeviceKind, key: c.key ?? kind, many: c.many, path: `/domain/devices/${kind}` }]),
+);
+
+/** The visiting order with each kind's key and arity. */
+const VISIT: readonly KindKey[] = DEVICE_VISIT_ORDER.map((kind) => KEYS.get(kind)!);
+
 export function deviceKey(kind: DeviceKind): { key: string; many: boolean } {
-  const c = children[kind]!;
-  return { key: c.key ?? kind, many: c.many };
+  return KEYS.get(kind)!;
+}
+
+/**
+ * Calls `f` on every device object in libvirt's visiting order, without
+ * building references or paths: for the passes that only need the devices.
+ */
+export function eachDevice(def: DomainDef, f: (dev: Record<string, unknown>, kind: DeviceKind, index: number) => void): void {
+  const devs = def.devices as Record<string, unknown> | undefined;
+  if (!devs) return;
+  for (let k = 0; k < VISIT.length; k++) {
+    const { kind, key, many } = VISIT[k]!;
+    const v = devs[key];
+    if (v === undefined) continue;
+    if (many) {
+      const list = v as Array<Record<string, unknown>>;
+      for (let i = 0; i < list.length; i++) f(list[i]!, kind, i);
+    } else f(v as Record<string, unknown>, kind, 0);
+  }
 }
 
 export interface DeviceRef {
@@ -34,25 +67,27 @@ export function listDevices(def: DomainDef): DeviceRef[] {
   const out: DeviceRef[] = [];
   const devs = def.devices as Record<string, unknown> | undefined;
   if (!devs) return out;
-  for (const kind of DEVICE_VISIT_ORDER) {
-    const { key, many } = deviceKey(kind);
+  for (let k = 0; k < VISIT.length; k++) {
+    const { kind, key, many, path } = VISIT[k]!;
     const v = devs[key];
     if (v === undefined) continue;
-    if (many) (v as unknown[]).forEach((_, i) => out.push({ kind, index: i, path: `/domain/devices/${kind}[${i + 1}]` }));
-    else out.push({ kind, index: 0, path: `/domain/devices/${kind}` });
+    if (many) {
+      const n = (v as unknown[]).length;
+      for (let i = 0; i < n; i++) out.push({ kind, index: i, path: `${path}[${i + 1}]` });
+    } else out.push({ kind, index: 0, path });
   }
   return out;
 }
 
 export function getDevice(def: DomainDef, ref: DeviceRef): DeviceDef | undefined {
-  const { key, many } = deviceKey(ref.kind);
+  const { key, many } = KEYS.get(ref.kind)!;
   const v = (def.devices as Record<string, unknown> | undefined)?.[key];
   const d = many ? (v as unknown[] | undefined)?.[ref.index] : v;
   return d === undefined ? undefined : ({ kind: ref.kind, def: d } as DeviceDef);
 }
 
 export function setDevice(def: DomainDef, ref: DeviceRef, dev: DeviceDef): DomainDef {
-  const { key, many } = deviceKey(ref.kind);
+  const { key, many } = KEYS.get(ref.kind)!;
   return produce(def, (d) => {
     const devs = d.devices as Record<string, unknown>;
     if (many) (devs[key] as unknown[])[ref.index] = dev.def;

@@ -13,8 +13,13 @@ const NET_MODELS = new Set([
   'spapr-vlan', 'lan9118', 'scm91c111', 'vlance', 'vmxnet', 'vmxnet2', 'vmxnet3', 'am79c970a', 'am79c973', '82540em', '82545em', '82543gc',
 ]);
 
+/** Each driver's features as a set, made once (the checks ask for every device). */
+const featureSets = new WeakMap<DriverConf<any>, ReadonlySet<DriverFeature>>();
+
 function has(driver: DriverConf<any>, f: DriverFeature): boolean {
-  return driver.features?.includes(f) ?? false;
+  let set = featureSets.get(driver);
+  if (!set) featureSets.set(driver, (set = new Set(driver.features ?? [])));
+  return set.has(f);
 }
 
 export function checkDeviceFeatures(dev: DeviceDef, driver: DriverConf<any>, path: string): void {

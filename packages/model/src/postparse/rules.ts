@@ -98,17 +98,28 @@ export function domainRules<Data>(rules: ReadonlyArray<DomainRule<Data>>): (def:
 
 const deviceSpecs = devicesSpec.children as Record<string, { spec: AnySpec }>;
 
+/** The items that apply to a kind, in their order, looked up once per kind instead of per device. */
+function byKind<T extends { readonly kinds: readonly string[] }>(items: ReadonlyArray<T>): (kind: string) => readonly T[] {
+  const index = new Map<string, readonly T[]>();
+  return (kind) => {
+    let list = index.get(kind);
+    if (!list) index.set(kind, (list = items.filter((r) => r.kinds.includes(kind))));
+    return list;
+  };
+}
+
 /** A pure device callback from rules: the rules whose kinds match run in order, each recorded. */
 export function deviceRules<Data>(rules: ReadonlyArray<DeviceRule<Data, any>>): (dev: DeviceDef, def: DomainDef, ctx: Ctx<Data>) => DeviceDef {
+  const rulesFor = byKind(rules);
   return (dev, def, ctx) => {
+    const matching = rulesFor(dev.kind);
     if (inPlace(ctx as Ctx<unknown>)) {
-      for (const rule of rules) if (rule.kinds.includes(dev.kind)) rule.apply(dev.def as Draft<DeviceOf<DeviceKind>>, def, ctx, dev.kind);
+      for (let i = 0; i < matching.length; i++) matching[i]!.apply(dev.def as Draft<DeviceOf<DeviceKind>>, def, ctx, dev.kind);
       return dev;
     }
     const rec = recorderOf(ctx as Ctx<unknown>);
     let current = dev.def as DeviceOf<DeviceKind>;
-    for (const rule of rules) {
-      if (!rule.kinds.includes(dev.kind)) continue;
+    for (const rule of matching) {
       const [next, patches] = produceWithPatches(current, (d) => rule.apply(d, def, ctx, dev.kind));
       if (patches.length) rec?.record(patches, deviceSpecs[dev.kind]!.spec, ctx.devicePath ?? `/${dev.kind}`, rule.name, rule.why);
       current = next;
@@ -135,7 +146,9 @@ export function domainValidators<Data>(checks: ReadonlyArray<Validator<Data>>): 
 }
 
 export function deviceValidators<Data>(checks: ReadonlyArray<DeviceValidator<Data, any>>): (dev: DeviceDef, def: DomainDef, ctx: Ctx<Data>) => void {
+  const checksFor = byKind(checks);
   return (dev, def, ctx) => {
-    for (const c of checks) if (c.kinds.includes(dev.kind)) c.check(dev.def, def, ctx, dev.kind);
+    const matching = checksFor(dev.kind);
+    for (let i = 0; i < matching.length; i++) matching[i]!.check(dev.def, def, ctx, dev.kind);
   };
 }

@@ -19,7 +19,7 @@ import type { DeviceDef, DomainDef } from '../domain/types.ts';
 import type { ReadOptions } from '../xml/read.ts';
 import { type DeviceRef, listDevices, getDevice, setDevice, deviceKey } from './devices.ts';
 import { checkDeviceFeatures, checkDomainFeatures } from './features.ts';
-import { genericCommon, genericDevice, genericDeviceValidate, genericDomainValidate, genericEarly, genericFormat } from './generic/index.ts';
+import { genericCommon, genericDevice, genericDeviceAgain, genericDeviceValidate, genericDomainValidate, genericEarly, genericFormat } from './generic/index.ts';
 import type { DriverRegistry } from './registry.ts';
 import { deviceRules, deviceValidators, domainRules, domainValidators, makeRecorder, type Recorder } from './rules.ts';
 import type { Ctx, DriverConf, ParseFlags, PolicyStage, Provenance } from './types.ts';
@@ -45,10 +45,11 @@ export interface PostParseResult<T> {
   readonly driver: string;
 }
 
-const DEFAULT_FLAGS: ParseFlags = { inactive: true, abiUpdate: true, skipValidate: false };
+const DEFAULT_FLAGS: ParseFlags = Object.freeze({ inactive: true, abiUpdate: true, skipValidate: false });
 
 const runGenericEarly = domainRules(genericEarly);
 const runGenericDevices = domainRules(genericDevice);
+const runGenericDevicesAgain = domainRules(genericDeviceAgain);
 const runGenericCommon = domainRules(genericCommon);
 const runGenericDeviceValidate = domainValidators(genericDeviceValidate);
 const runGenericDomainValidate = domainValidators(genericDomainValidate);
@@ -72,12 +73,14 @@ function session(driver: DriverConf<any>, opts: PostParseOptions): Session {
   const ctx = {
     caps: opts.caps,
     data: undefined as unknown,
-    flags: { ...DEFAULT_FLAGS, ...driver.parseFlags, ...opts.flags },
+    flags: driver.parseFlags || opts.flags ? { ...DEFAULT_FLAGS, ...driver.parseFlags, ...opts.flags } : DEFAULT_FLAGS,
     driver,
     random: opts.random ?? defaultRandom,
     recorder,
     inPlace: !wanted,
     devicePath: undefined as string | undefined,
+    /** The generic rules' parse context, made on first use (generic/index.ts). */
+    parseContext: undefined as unknown,
     filled(path: string, value: string | null, why: string, rule = 'manual') {
       if (wanted) provenance.push({ path, value, driver: actor, rule, why });
     },
@@ -111,41 +114,63 @@ export function postParseDomain(parsed: DomainDef, opts: PostParseOptions): Post
   const driver = pickDriver(parsed, opts);
   const s = session(driver, opts);
   const { ctx } = s;
-  const as = <T>(name: string, f: () => T): T => {
-    s.setActor(name);
-    return f();
-  };
   // In place, the rules need a private, unfrozen copy.
   let def = ctx.inPlace && Object.isFrozen(parsed) ? (structuredClone(parsed) as DomainDef) : parsed;
-  if (driver.domainPostParseBasic) def = as(driver.name, () => driver.domainPostParseBasic!(def, ctx));
+  // Each step is recorded under its actor: the driver's name, 'generic' or a stage's name.
+  s.setActor(driver.name);
+  if (driver.domainPostParseBasic) def = driver.domainPostParseBasic(def, ctx);
   (ctx as { data: unknown }).data = driver.createData ? driver.createData(opts.caps, def) : undefined;
-  def = as('generic', () => runGenericEarly(def, ctx));
-  if (driver.domainPostParse) def = as(driver.name, () => driver.domainPostParse!(def, ctx));
+  s.setActor('generic');
+  def = runGenericEarly(def, ctx);
+  s.setActor(driver.name);
+  if (driver.domainPostParse) def = driver.domainPostParse(def, ctx);
   def = driverDevicePass(def, listDevices(def), driver, s);
-  def = as('generic', () => runGenericDevices(def, ctx));
-  def = as('generic', () => runGenericCommon(def, ctx));
+  s.setActor('generic');
+  def = runGenericDevices(def, ctx);
+  def = runGenericCommon(def, ctx);
   // §8.11–8.13: the primary video, the first serial and SCSI controllers without a model
   // (often implicit ones) go through the device post-parse again.
-  const again = listDevices(def).filter((r) => {
-    // A first video of type none was cleared instead (virDomainDefPostParseVideo).
-    if (r.kind === 'video' && r.index === 0) return (getDevice(def, r)!.def as { model?: { type?: string } }).model?.type !== 'none';
-    if (r.kind === 'serial' && r.index === 0) return true;
-    const c = r.kind === 'controller' ? (getDevice(def, r)!.def as { type?: string; model?: string }) : undefined;
-    return c?.type === 'scsi' && c.model === undefined;
-  });
+  const again = devicesAgain(def);
   if (again.length) {
     def = driverDevicePass(def, again, driver, s);
-    def = as('generic', () => runGenericDevices(def, ctx));
+    s.setActor('generic');
+    def = ctx.inPlace ? runGenericDevicesAgain(def, ctx) : runGenericDevices(def, ctx);
   }
-  if (driver.assignAddresses) def = as(driver.name, () => driver.assignAddresses!(def, ctx));
+  s.setActor(driver.name);
+  if (driver.assignAddresses) def = driver.assignAddresses(def, ctx);
   def = checkDomainFeatures(def, driver);
   if (!ctx.flags.skipValidate) validateDomain(def, driver, ctx);
-  def = as('generic', () => runGenericFormat(def, ctx));
-  if (driver.define) def = as(driver.name, () => driver.define!(def, ctx));
-  for (const stage of [...(opts.registry?.stages ?? []), ...(opts.stages ?? [])]) {
-    def = as(stage.name, () => runStage(stage, def, ctx));
+  s.setActor('generic');
+  def = runGenericFormat(def, ctx);
+  s.setActor(driver.name);
+  if (driver.define) def = driver.define(def, ctx);
+  const stages = opts.registry?.stages ?? [];
+  for (const stage of opts.stages ? [...stages, ...opts.stages] : stages) {
+    s.setActor(stage.name);
+    def = runStage(stage, def, ctx);
   }
   return { def: deepFreeze(def), provenance: s.provenance, warnings: [], driver: driver.name };
+}
+
+/**
+ * The devices the device post-parse sees again, in libvirt's visiting order:
+ * the primary video (unless a first video of type none was cleared instead,
+ * virDomainDefPostParseVideo), the SCSI controllers without a model, the
+ * first serial.
+ */
+function devicesAgain(def: DomainDef): DeviceRef[] {
+  const out: DeviceRef[] = [];
+  const devs = def.devices;
+  if (!devs) return out;
+  const video = devs.videos?.[0] as { model?: { type?: string } } | undefined;
+  if (video !== undefined && video.model?.type !== 'none') out.push({ kind: 'video', index: 0, path: '/domain/devices/video[1]' });
+  const controllers = (devs.controllers ?? []) as ReadonlyArray<{ type?: string; model?: string }>;
+  for (let i = 0; i < controllers.length; i++) {
+    const c = controllers[i]!;
+    if (c.type === 'scsi' && c.model === undefined) out.push({ kind: 'controller', index: i, path: `/domain/devices/controller[${i + 1}]` });
+  }
+  if (devs.serials?.length) out.push({ kind: 'serial', index: 0, path: '/domain/devices/serial[1]' });
+  return out;
 }
 
 /** The driver's device callback and the feature checks, for the given devices in order. */

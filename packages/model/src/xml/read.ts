@@ -58,6 +58,15 @@ function firstBadUtf8(bytes: Uint8Array): number {
 }
 
 const DTD_RE = /<!DOCTYPE|<!ENTITY/i;
+const DTD_AT = /^(?:DOCTYPE|ENTITY)/i;
+
+/** DTD_RE.test(text), looking only where a '<!' is (a plain document has a few comments at most). */
+function hasDtd(text: string): boolean {
+  for (let i = text.indexOf('<!'); i !== -1; i = text.indexOf('<!', i + 2)) {
+    if (DTD_AT.test(text.slice(i + 2, i + 9))) return true;
+  }
+  return false;
+}
 
 /** The libxml2-like "name:line: message" detail of a well-formedness error. */
 function syntaxError(doc: string, text: string, line: number, col: number, msg: string): VirtError {
@@ -97,28 +106,279 @@ function unescape(raw: string, path: string, attr?: string): string {
  * instructions and whitespace-only text between elements are dropped, as
  * libvirt drops them.
  *
- * fast-xml-parser's validator is the gatekeeper: it checks well-formedness
- * and gives the line and column of the first fault. The tree is then built by
- * a single pass over the validated text, because fast-xml-parser's ordered
- * mode (the only one that keeps sibling order) was the slowest step of the
- * whole pipeline: 3.8k docs/s against 10k for its validator on libvirt's
- * corpus (bench/parse.ts measures the pipeline).
+ * fast-xml-parser's validator is the judge of well-formedness, and gives the
+ * line and column of the first fault. A plain document (what libvirt and its
+ * users write) is read by fastTree in one checking pass that accepts only
+ * what the validator accepts; anything else — a fault, or merely something
+ * unusual — takes the slow path: the depth check, the validator, then
+ * buildTree over the validated text, so errors read exactly as before.
+ * fast-xml-parser's ordered mode (the only one that keeps sibling order) was
+ * the slowest step of the whole pipeline (3.8k docs/s against 10k for its
+ * validator on libvirt's corpus), and the validator followed by buildTree
+ * still took a fifth of parse + format; fastTree is about four times faster
+ * than the two (bench/parse.ts measures the pipeline).
  */
 export function readXml(input: string | Uint8Array, opts: ReadOptions = {}): XmlElement {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
   const doc = opts.documentName ?? '(domain_definition)';
   const text = decode(input, maxBytes);
-  if (DTD_RE.test(text)) {
+  if (hasDtd(text)) {
     const at = text.search(DTD_RE);
     const line = text.slice(0, at).split('\n').length;
     throw new VirtError('XML_DETAIL', `${doc}:${line}: DOCTYPE and entity declarations are not accepted (no external or internal DTD subset is processed)`, '/');
   }
   if (text.trim() === '') throw new VirtError('XML_DETAIL', `${doc}:1: Document is empty`, '/');
+  const fast = fastTree(text, maxDepth);
+  if (fast) return fast;
   checkDepth(text, maxDepth);
   const valid = XMLValidator.validate(text, { allowBooleanAttributes: false });
   if (valid !== true) throw syntaxError(doc, text, valid.err.line, valid.err.col, valid.err.msg);
   return buildTree(text, doc);
+}
+
+// ------------------------------------------------------------- fast path
+//
+// Most documents are plain: ASCII names, quoted attributes, the five
+// predefined entities and character references, comments. fastTree reads
+// those in one pass, checking as it goes, and builds the same tree buildTree
+// would. It accepts only what fast-xml-parser's validator accepts, checkDepth
+// lets through and buildTree reads without an error; on anything else (or
+// anything unusual: CDATA, processing instructions but the XML declaration,
+// a BOM, non-ASCII names, an entity it does not know) it gives up and
+// readXml takes the slow path — depth check, validator, buildTree — which
+// produces the error, with its line and column, exactly as before.
+
+interface FastOpen {
+  readonly name: string;
+  readonly attrs: Record<string, string>;
+  children: XmlNode[];
+  /** Has an element child: whitespace-only text is layout and is dropped. */
+  hasElements: boolean;
+}
+
+/** Name start: A-Z a-z _ : */
+function isNameStart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 58;
+}
+/** Name char: a name start, digits, '-' and '.'. */
+function isNameChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 58) || c === 45 || c === 46 || c === 95;
+}
+function isSpace(c: number): boolean {
+  return c === 32 || c === 10 || c === 9 || c === 13;
+}
+
+/** Whether `s` is whitespace by String.prototype.trim's measure (what finish() drops). */
+function isBlank(s: string): boolean {
+  for (let k = 0; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    if (c === 32 || c === 10 || c === 9 || c === 13) continue;
+    if (c > 32 && c < 127) return false;
+    return s.trim() === '';
+  }
+  return true;
+}
+
+/**
+ * Expands the entities of `text[from, to)` as unescape() would, or returns
+ * undefined where the validator (in text) or unescape (anywhere) might
+ * object: only &lt; &gt; &amp; &quot; &apos;, &#N; and &#xH; of a valid
+ * code point are taken.
+ */
+function fastUnescape(text: string, from: number, to: number): string | undefined {
+  // The next '&' of the document is remembered: looking for it afresh in each
+  // value would scan the rest of the document every time when it has none.
+  if (nextAmp < from) nextAmp = ampAt(text, from);
+  if (nextAmp >= to) return text.slice(from, to);
+  let amp = nextAmp;
+  let out = '';
+  let at = from;
+  while (amp !== -1 && amp < to) {
+    const semi = text.indexOf(';', amp + 1);
+    if (semi === -1 || semi >= to) return undefined;
+    out += text.slice(at, amp);
+    const ref = text.slice(amp + 1, semi);
+    let v: string | undefined;
+    if (ref.charCodeAt(0) === 35 /* # */) {
+      const hex = ref.charCodeAt(1) === 120; /* x */
+      const digits = ref.slice(hex ? 2 : 1);
+      if (digits.length === 0 || digits.length > 7 || !(hex ? /^[0-9a-fA-F]+$/ : /^[0-9]+$/).test(digits)) return undefined;
+      const cp = parseInt(digits, hex ? 16 : 10);
+      if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp === 0) return undefined;
+      v = String.fromCodePoint(cp);
+    } else v = PREDEFINED[ref];
+    if (v === undefined) return undefined;
+    out += v;
+    at = semi + 1;
+    amp = text.indexOf('&', at);
+  }
+  return out + text.slice(at, to);
+}
+
+/** Where fastUnescape's document has its next '&' (its length when none is left). */
+let nextAmp = 0;
+
+function ampAt(text: string, from: number): number {
+  const i = text.indexOf('&', from);
+  return i === -1 ? text.length : i;
+}
+
+function fastPushElement(parent: FastOpen, el: XmlElement): void {
+  if (!parent.hasElements) {
+    parent.hasElements = true;
+    const kids = parent.children;
+    if (kids.length === 1 && isBlank(kids[0] as string)) kids.length = 0;
+    else if (kids.length) parent.children = kids.filter((k) => typeof k !== 'string' || k.trim() !== '');
+  }
+  parent.children.push(el);
+}
+
+/** Whether text[from, to) is XML whitespace only (then it is blank too). */
+function spacesOnly(text: string, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) if (!isSpace(text.charCodeAt(k))) return false;
+  return true;
+}
+
+function fastFinish(o: FastOpen): XmlElement {
+  const kids = o.children;
+  return { name: o.name, attrs: o.attrs, children: o.hasElements || kids.length <= 1 ? kids : [kids.join('')] };
+}
+
+/** The tree of a plain, well-formed document; undefined where the slow path must decide. */
+function fastTree(text: string, maxDepth: number): XmlElement | undefined {
+  const n = text.length;
+  nextAmp = ampAt(text, 0);
+  const stack: FastOpen[] = [];
+  let root: XmlElement | undefined;
+  // The next '<' once a start tag has been read (-1: to be looked for).
+  let nextLt = -1;
+  let i = 0;
+  // Before the root: whitespace, comments and an XML declaration at the very start.
+  for (;;) {
+    while (i < n && isSpace(text.charCodeAt(i))) i++;
+    if (i >= n || text.charCodeAt(i) !== 60 /* < */) return undefined;
+    const c = text.charCodeAt(i + 1);
+    if (c === 33 /* ! */) {
+      if (!text.startsWith('<!--', i)) return undefined;
+      const end = text.indexOf('-->', i + 4);
+      if (end === -1) return undefined;
+      i = end + 3;
+    } else if (c === 63 /* ? */) {
+      // The validator wants '<?xml' at offset 0 only; anything else goes the slow way.
+      if (i !== 0 || !text.startsWith('<?xml ', 0)) return undefined;
+      const end = text.indexOf('?>', 2);
+      if (end === -1 || text.lastIndexOf('<', end) !== 0) return undefined;
+      i = end + 2;
+    } else break;
+  }
+  while (i < n) {
+    // i is at '<'.
+    const c = text.charCodeAt(i + 1);
+    if (c === 47 /* / */) {
+      const open = stack.pop();
+      if (!open) return undefined;
+      const nameEnd = i + 2 + open.name.length;
+      if (!text.startsWith(open.name, i + 2)) return undefined;
+      let j = nameEnd;
+      while (j < n && isSpace(text.charCodeAt(j))) j++;
+      if (text.charCodeAt(j) !== 62 /* > */) return undefined;
+      const el = fastFinish(open);
+      i = j + 1;
+      const parent = stack[stack.length - 1];
+      if (parent) fastPushElement(parent, el);
+      else {
+        root = el;
+        break;
+      }
+    } else if (c === 33 /* ! */) {
+      if (!text.startsWith('<!--', i)) return undefined;
+      const end = text.indexOf('-->', i + 4);
+      if (end === -1) return undefined;
+      i = end + 3;
+    } else {
+      // A start tag.
+      if (!isNameStart(c)) return undefined;
+      let j = i + 2;
+      while (j < n && isNameChar(text.charCodeAt(j))) j++;
+      const name = text.slice(i + 1, j);
+      // The tag ends before the next '<' (a '<' inside a value: the slow path);
+      // the text after it runs up to that '<'.
+      let tagLt = text.indexOf('<', j);
+      if (tagLt === -1) tagLt = n;
+      const attrs: Record<string, string> = {};
+      let selfClosing = false;
+      for (;;) {
+        const ws = j;
+        while (j < n && isSpace(text.charCodeAt(j))) j++;
+        const d = text.charCodeAt(j);
+        if (d === 62 /* > */) break;
+        if (d === 47 /* / */) {
+          if (text.charCodeAt(j + 1) !== 62) return undefined;
+          selfClosing = true;
+          j++;
+          break;
+        }
+        if (j === ws || !isNameStart(d)) return undefined;
+        const ks = j;
+        j++;
+        while (j < n && isNameChar(text.charCodeAt(j))) j++;
+        const key = text.slice(ks, j);
+        while (j < n && isSpace(text.charCodeAt(j))) j++;
+        if (text.charCodeAt(j) !== 61 /* = */) return undefined;
+        j++;
+        while (j < n && isSpace(text.charCodeAt(j))) j++;
+        const q = text.charCodeAt(j);
+        if (q !== 39 && q !== 34) return undefined;
+        const close = text.indexOf(q === 39 ? "'" : '"', j + 1);
+        if (close === -1) return undefined;
+        // '<' in a value: checkDepth and the validator agree with us, but keep to the plain case.
+        if (tagLt < close) return undefined;
+        if (Object.hasOwn(attrs, key) || key === '__proto__') return undefined;
+        const v = fastUnescape(text, j + 1, close);
+        if (v === undefined) return undefined;
+        attrs[key] = v;
+        j = close + 1;
+      }
+      i = j + 1;
+      nextLt = tagLt;
+      const parent = stack[stack.length - 1];
+      if (selfClosing) {
+        const el: XmlElement = { name, attrs, children: [] };
+        if (parent) fastPushElement(parent, el);
+        else {
+          root = el;
+          break;
+        }
+      } else {
+        if (stack.length >= maxDepth) return undefined;
+        stack.push({ name, attrs, children: [], hasElements: false });
+      }
+    }
+    // Text up to the next '<', inside the current element.
+    let lt = nextLt;
+    if (lt < i) lt = text.indexOf('<', i);
+    if (lt === -1 || lt >= n) return undefined;
+    if (lt > i) {
+      const top = stack[stack.length - 1]!;
+      if (!(top.hasElements && spacesOnly(text, i, lt))) {
+        const t = fastUnescape(text, i, lt);
+        if (t === undefined) return undefined;
+        if (!(top.hasElements && isBlank(t))) top.children.push(t);
+      }
+    }
+    i = lt;
+  }
+  if (!root) return undefined;
+  // After the root: whitespace and comments only.
+  for (;;) {
+    while (i < n && isSpace(text.charCodeAt(i))) i++;
+    if (i >= n) return root;
+    if (!text.startsWith('<!--', i)) return undefined;
+    const end = text.indexOf('-->', i + 4);
+    if (end === -1) return undefined;
+    i = end + 3;
+  }
 }
 
 interface Open {
@@ -143,21 +403,26 @@ function buildTree(text: string, doc: string): XmlElement {
     if (lt === -1) break;
     if (lt > i && stack.length) pushText(stack[stack.length - 1]!, text.slice(i, lt));
     const c = text.charCodeAt(lt + 1);
+    // The validator lets some unterminated constructs through (an unclosed
+    // comment, CDATA or processing instruction after the root, '<?>'): where
+    // an end is missing the rest of the text is skipped. (Searching again
+    // from the start of the text looped forever, growing the stack.)
     if (c === 33 /* ! */) {
-      if (text.startsWith('<!--', lt)) i = text.indexOf('-->', lt + 4) + 3;
+      if (text.startsWith('<!--', lt)) i = after(text.indexOf('-->', lt + 4), 3, n);
       else if (text.startsWith('<![CDATA[', lt)) {
         const end = text.indexOf(']]>', lt + 9);
+        if (end === -1) break;
         if (stack.length) stack[stack.length - 1]!.children.push(text.slice(lt + 9, end));
         i = end + 3;
-      } else i = text.indexOf('>', lt) + 1;
+      } else i = after(text.indexOf('>', lt), 1, n);
       continue;
     }
     if (c === 63 /* ? */) {
-      i = text.indexOf('?>', lt + 2) + 2;
+      i = after(text.indexOf('?>', lt + 2), 2, n);
       continue;
     }
     if (c === 47 /* / */) {
-      i = text.indexOf('>', lt) + 1;
+      i = after(text.indexOf('>', lt), 1, n);
       const done = stack.pop()!;
       const el = finish(done);
       if (stack.length) stack[stack.length - 1]!.children.push(el);
@@ -185,6 +450,7 @@ function buildTree(text: string, doc: string): XmlElement {
       j = ATTR_RE.lastIndex;
     }
     const close = text.indexOf('>', j);
+    if (close === -1) break;
     const open: Open = { name, attrs, children: [], path, counts: undefined };
     i = close + 1;
     if (text.charCodeAt(close - 1) === 47 /* / */) {
@@ -196,6 +462,11 @@ function buildTree(text: string, doc: string): XmlElement {
   if (!root) throw new VirtError('INTERNAL_ERROR', 'missing root element', '/');
   void doc;
   return root;
+}
+
+/** The index `skip` past `end`, or `n` (the end of the text) when `end` was not found. */
+function after(end: number, skip: number, n: number): number {
+  return end === -1 ? n : end + skip;
 }
 
 function pushText(parent: Open, raw: string): void {

@@ -9,6 +9,7 @@
  * console/serial back-compat (virDomainDefAddConsoleCompat and the console
  * formatter) and the source checks of virDomainChrSourceDefValidate.
  */
+import { isDraft } from 'immer';
 import { deepClone } from '../../util/clone.ts';
 import { VirtError } from '../../errors.ts';
 import type { Unknown } from '../../codec/spec.ts';
@@ -210,29 +211,32 @@ function normaliseSource(h: SourceHolder, path: string, ctx: ParseContext, chr: 
   }
 }
 
+function missingSourceAttr(what: string, path: string): VirtError {
+  return new VirtError('INTERNAL_ERROR', `Missing source ${what} attribute for char device`, `${path}/source`);
+}
+
 /** virDomainChrSourceDefValidate. `virtioOrXenChannel`: a unix channel whose path libvirt can generate. */
 function validateSource(h: SourceHolder, path: string, virtioOrXenChannel: boolean): void {
   const s = h.sources?.[0];
-  const missing = (what: string) => new VirtError('INTERNAL_ERROR', `Missing source ${what} attribute for char device`, `${path}/source`);
   switch (h.type) {
     case 'file':
     case 'dev':
     case 'pipe':
-      if (s?.path === undefined) throw missing('path');
+      if (s?.path === undefined) throw missingSourceAttr('path', path);
       break;
     case 'nmdm':
       if ((s?.master === undefined) !== (s?.slave === undefined)) throw new VirtError('INTERNAL_ERROR', 'Should define both master and slave path attributes for nmdm device', `${path}/source`);
       break;
     case 'tcp':
-      if (s?.host === undefined) throw missing('host');
-      if (s.service === undefined) throw missing('service');
+      if (s?.host === undefined) throw missingSourceAttr('host', path);
+      if (s.service === undefined) throw missingSourceAttr('service', path);
       if (s.mode === 'bind' && s.reconnect) throw new VirtError('INTERNAL_ERROR', 'chardev reconnect is possible only for connect mode', `${path}/source/reconnect`);
       break;
     case 'udp':
-      if (h.sources?.find((x) => x.mode === 'connect')?.service === undefined) throw missing('service');
+      if (h.sources?.find((x) => x.mode === 'connect')?.service === undefined) throw missingSourceAttr('service', path);
       break;
     case 'unix':
-      if (s?.path === undefined && !virtioOrXenChannel) throw missing('path');
+      if (s?.path === undefined && !virtioOrXenChannel) throw missingSourceAttr('path', path);
       if (s?.mode === 'bind' && s.reconnect) throw new VirtError('INTERNAL_ERROR', 'chardev reconnect is possible only for connect mode', `${path}/source/reconnect`);
       break;
     case 'spiceport':
@@ -407,8 +411,45 @@ function isaSerialPorts(serials: Chr[], ports: Map<Chr, number>): void {
   }
 }
 
+/**
+ * deepClone's copy, made directly for plain data (objects, arrays, primitives)
+ * — structuredClone's serialisation was a visible cost of every hvm domain
+ * with a serial — keeping shared references shared as structuredClone does;
+ * anything else (an immer draft, another kind of object) goes to deepClone.
+ */
 function clone<T>(v: T): T {
-  return deepClone(v);
+  if (isDraft(v)) return deepClone(v);
+  const out = plainCopy(v, new Map());
+  return out === NOT_PLAIN ? deepClone(v) : (out as T);
+}
+
+const NOT_PLAIN = Symbol('not plain data');
+
+function plainCopy(v: unknown, seen: Map<object, unknown>): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  const known = seen.get(v);
+  if (known !== undefined) return known;
+  if (isDraft(v)) return NOT_PLAIN;
+  if (Array.isArray(v)) {
+    const out: unknown[] = new Array(v.length);
+    seen.set(v, out);
+    for (let i = 0; i < v.length; i++) {
+      if (!(i in v)) continue;
+      const c = plainCopy(v[i], seen);
+      if (c === NOT_PLAIN) return NOT_PLAIN;
+      out[i] = c;
+    }
+    return out;
+  }
+  if (Object.getPrototypeOf(v) !== Object.prototype) return NOT_PLAIN;
+  const out: Record<string, unknown> = {};
+  seen.set(v, out);
+  for (const k in v) {
+    const c = plainCopy((v as Record<string, unknown>)[k], seen);
+    if (c === NOT_PLAIN) return NOT_PLAIN;
+    out[k] = c;
+  }
+  return out;
 }
 
 /** The console libvirt writes in place of a serial-aliasing console: the serial itself, relabelled. */

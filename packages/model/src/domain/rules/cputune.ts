@@ -85,12 +85,11 @@ export const cputuneParse: ParseRule = (def) => {
   });
   if (extraChildren(ct, 'emulatorpin') > 0) throw new VirtError('XML_ERROR', 'only one emulatorpin is supported', '/domain/cputune/emulatorpin[2]');
   if (ct.emulatorpin) cpuset(ct.emulatorpin.cpuset, 'emulatorpin', '/domain/cputune/emulatorpin');
-  const missingIothread = (id: number, at: string) => new VirtError('CONFIG_UNSUPPORTED', `Cannot find 'iothread' : ${id}`, at);
   const iopinned = new Set<number>();
   (ct.iothreadpins ?? []).forEach((p, i) => {
     const at = `/domain/cputune/iothreadpin[${i + 1}]`;
     const id = propUInt(p.iothread, 'iothread', 'iothreadpin', at, { required: true, nonzero: true })!;
-    if (!iothreads.has(id)) throw missingIothread(id, attrPath(at, 'iothread'));
+    if (!iothreads.has(id)) throw missingIothreadError(id, attrPath(at, 'iothread'));
     cpuset(p.cpuset, 'iothreadpin', at);
     if (iopinned.has(id)) throw new VirtError('INTERNAL_ERROR', `duplicate iothreadpin for same iothread '${id}'`, at);
     iopinned.add(id);
@@ -106,7 +105,7 @@ export const cputuneParse: ParseRule = (def) => {
   (ct.iothreadscheds ?? []).forEach((s, i) => {
     const at = `/domain/cputune/iothreadsched[${i + 1}]`;
     sched(s, 'iothreadsched', 'iothreads', at, (id) => {
-      if (!iothreads.has(id)) throw missingIothread(id, attrPath(at, 'iothreads'));
+      if (!iothreads.has(id)) throw missingIothreadError(id, attrPath(at, 'iothreads'));
     }, ioTaken);
   });
   if (extraChildren(ct, 'emulatorsched') > 0) throw new VirtError('XML_ERROR', 'only one emulatorsched is supported', '/domain/cputune/emulatorsched[2]');
@@ -148,6 +147,10 @@ function resctrlVcpus(text: string | undefined, elem: string, at: string, max: n
   return new Set([...set].filter((v) => v < max));
 }
 
+function missingIothreadError(id: number, at: string): VirtError {
+  return new VirtError('CONFIG_UNSUPPORTED', `Cannot find 'iothread' : ${id}`, at);
+}
+
 /** virDomainResctrlVcpuMatch: the group with the same vCPUs, or an error if they only overlap. */
 function matchGroup(groups: Resctrl[], vcpus: Set<number>, at: string): Resctrl | undefined {
   for (const g of groups) {
@@ -159,9 +162,8 @@ function matchGroup(groups: Resctrl[], vcpus: Set<number>, at: string): Resctrl 
 
 /** virResctrlAllocCheckCollision: a `both` allocation excludes code and data on the same cache, and vice versa. */
 function cacheCollides(g: Resctrl, level: number, type: string, id: number): boolean {
-  const has = (t: string) => g.caches.has(`${level}/${t}/${id}`);
-  if (has('both')) return true;
-  return type === 'both' ? has('code') || has('data') : has(type);
+  if (g.caches.has(`${level}/both/${id}`)) return true;
+  return type === 'both' ? g.caches.has(`${level}/code/${id}`) || g.caches.has(`${level}/data/${id}`) : g.caches.has(`${level}/${type}/${id}`);
 }
 
 /** virDomainResctrlMonDefParse with virDomainResctrlValidateMonitor. */

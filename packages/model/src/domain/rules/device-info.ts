@@ -62,44 +62,54 @@ function checkBoot(boot: { order?: string; loadparm?: string }, at: string): voi
   }
 }
 
+const DEC = { base: 10 } as const;
+const DEC_REQUIRED = { base: 10, required: true } as const;
+const HEX = { base: 16 } as const;
+const ANY_BASE = { base: 0 } as const;
+
 /** virDomainDeviceAddressParseXML and the per-type parsers. */
 export function checkAddress(a: AddressLike, at: string): void {
   if (a.type === undefined) throw new VirtError('INTERNAL_ERROR', 'No type specified for device address', attrPath(at, 'type'));
   const i = (ADDRESS_TYPES as readonly string[]).indexOf(a.type);
   if (i <= 0) throw new VirtError('CONFIG_UNSUPPORTED', `unknown address type '${a.type}'`, attrPath(at, 'type'));
-  const u = (attr: keyof AddressLike & string, base: 0 | 10 | 16, required = false) => propUInt(a[attr] as string | undefined, attr, 'address', at, { base, required });
   switch (a.type) {
     case 'pci':
       checkPCIAddress(a, at, 'address');
       break;
     case 'drive':
-      for (const k of ['controller', 'bus', 'target', 'unit'] as const) u(k, 10);
+      propUInt(a.controller, 'controller', 'address', at, DEC);
+      propUInt(a.bus, 'bus', 'address', at, DEC);
+      propUInt(a.target, 'target', 'address', at, DEC);
+      propUInt(a.unit, 'unit', 'address', at, DEC);
       break;
     case 'virtio-serial':
-      for (const k of ['controller', 'bus', 'port'] as const) u(k, 10);
+      propUInt(a.controller, 'controller', 'address', at, DEC);
+      propUInt(a.bus, 'bus', 'address', at, DEC);
+      propUInt(a.port, 'port', 'address', at, DEC);
       break;
     case 'ccid':
-      for (const k of ['controller', 'slot'] as const) u(k, 10);
+      propUInt(a.controller, 'controller', 'address', at, DEC);
+      propUInt(a.slot, 'slot', 'address', at, DEC);
       break;
     case 'usb':
       if (a.port !== undefined && !usbPortValid(a.port)) throw new VirtError('INTERNAL_ERROR', "Cannot parse <address> 'port' attribute", attrPath(at, 'port'));
-      u('bus', 10);
+      propUInt(a.bus, 'bus', 'address', at, DEC);
       break;
     case 'spapr-vio':
-      propULongLong(a.reg, 'reg', 'address', at, { base: 16 });
+      propULongLong(a.reg, 'reg', 'address', at, HEX);
       break;
     case 'ccw':
       checkCCWAddress(a, at);
       break;
     case 'isa':
-      u('iobase', 16);
-      u('irq', 16);
+      propUInt(a.iobase, 'iobase', 'address', at, HEX);
+      propUInt(a.irq, 'irq', 'address', at, HEX);
       break;
     case 'virtio-s390':
       throw new VirtError('XML_ERROR', "virtio-s390 bus doesn't have an address", attrPath(at, 'type'));
     case 'dimm':
-      u('slot', 10, true);
-      propULongLong(a.base, 'base', 'address', at, { base: 16 });
+      propUInt(a.slot, 'slot', 'address', at, DEC_REQUIRED);
+      propULongLong(a.base, 'base', 'address', at, HEX);
       break;
   }
 }
@@ -109,21 +119,19 @@ export function checkAddress(a: AddressLike, at: string): void {
  * domain, bus and slot are all 0 (an address still to be assigned).
  */
 export function checkPCIAddress(a: AddressLike, at: string, elem: string): void {
-  const u = (attr: 'domain' | 'bus' | 'slot' | 'function') => propUInt(a[attr], attr, elem, at, { base: 0 }) ?? 0;
-  const domain = u('domain');
-  const bus = u('bus');
-  const slot = u('slot');
-  const fn = u('function');
+  const domain = propUInt(a.domain, 'domain', elem, at, ANY_BASE) ?? 0;
+  const bus = propUInt(a.bus, 'bus', elem, at, ANY_BASE) ?? 0;
+  const slot = propUInt(a.slot, 'slot', elem, at, ANY_BASE) ?? 0;
+  const fn = propUInt(a.function, 'function', elem, at, ANY_BASE) ?? 0;
   propOnOff(a.multifunction, 'multifunction', elem, at);
   if (domain || bus || slot) {
-    const hex = (n: number) => n.toString(16);
-    if (bus > 0xff) throw new VirtError('XML_ERROR', `Invalid PCI address bus='0x${hex(bus)}', must be <= 0xFF`, attrPath(at, 'bus'));
-    if (slot > 0x1f) throw new VirtError('XML_ERROR', `Invalid PCI address slot='0x${hex(slot)}', must be <= 0x1F`, attrPath(at, 'slot'));
-    if (fn > 7) throw new VirtError('XML_ERROR', `Invalid PCI address function=0x${hex(fn)}, must be <= 7`, attrPath(at, 'function'));
+    if (bus > 0xff) throw new VirtError('XML_ERROR', `Invalid PCI address bus='0x${bus.toString(16)}', must be <= 0xFF`, attrPath(at, 'bus'));
+    if (slot > 0x1f) throw new VirtError('XML_ERROR', `Invalid PCI address slot='0x${slot.toString(16)}', must be <= 0x1F`, attrPath(at, 'slot'));
+    if (fn > 7) throw new VirtError('XML_ERROR', `Invalid PCI address function=0x${fn.toString(16)}, must be <= 7`, attrPath(at, 'function'));
   }
   if (a.zpci) {
-    propUInt(a.zpci.uid, 'uid', 'zpci', `${at}/zpci`, { base: 0 });
-    propUInt(a.zpci.fid, 'fid', 'zpci', `${at}/zpci`, { base: 0 });
+    propUInt(a.zpci.uid, 'uid', 'zpci', `${at}/zpci`, ANY_BASE);
+    propUInt(a.zpci.fid, 'fid', 'zpci', `${at}/zpci`, ANY_BASE);
   }
 }
 

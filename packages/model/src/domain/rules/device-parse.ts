@@ -238,6 +238,16 @@ function checkShmem(s: Item<'shmems'>, at: string): void {
   checkDeviceInfo(s as DeviceInfoLike, at);
 }
 
+/** `f` on each device of a list, with the device's path and index. */
+function eachDevice<T>(ctx: ParseContext, list: T[] | undefined, name: string, f: (item: T, at: string, i: number) => void): void {
+  if (list) for (let i = 0; i < list.length; i++) f(list[i]!, devicePath(ctx, name, i), i);
+}
+
+/** `f` on a device that may appear once, with its path. */
+function oneDevice<T>(ctx: ParseContext, item: T | undefined, name: string, f: (item: T, at: string) => void): void {
+  if (item !== undefined) f(item, devicePath(ctx, name, 0, true));
+}
+
 /**
  * Every device in the order virDomainDefParseXML reads them, with the
  * domain-wide USB checks where libvirt makes them.
@@ -245,44 +255,42 @@ function checkShmem(s: Item<'shmems'>, at: string): void {
 export const deviceParseChecks: ParseRule = (def, ctx) => {
   const d = def.devices;
   if (!d) return;
-  const each = <T>(list: T[] | undefined, name: string, f: (item: T, at: string, i: number) => void) => list?.forEach((x, i) => f(x, devicePath(ctx, name, i), i));
-  const one = <T>(item: T | undefined, name: string, f: (item: T, at: string) => void) => item !== undefined && f(item, devicePath(ctx, name, 0, true));
   const usbNone = !ctx.deviceOnly && usbDisabled(def);
 
-  each(d.disks, 'disk', checkDisk);
-  each(d.controllers, 'controller', checkController);
+  eachDevice(ctx, d.disks, 'disk', checkDisk);
+  eachDevice(ctx, d.controllers, 'controller', checkController);
   if (!ctx.deviceOnly && d.controllers) checkUsbControllers(d.controllers, ctx);
-  each(d.filesystems, 'filesystem', checkFilesystem);
-  each(d.interfaces, 'interface', checkInterface);
+  eachDevice(ctx, d.filesystems, 'filesystem', checkFilesystem);
+  eachDevice(ctx, d.interfaces, 'interface', checkInterface);
   // Chardev sources and targets, graphics and video are chardev.ts's, graphics.ts's and video.ts's.
   for (const [list, name] of [[d.smartcards, 'smartcard'], [d.parallels, 'parallel'], [d.serials, 'serial'], [d.consoles, 'console'], [d.channels, 'channel']] as const) {
-    each<DeviceInfoLike>(list, name, (c, at) => checkDeviceInfo(c, at));
+    eachDevice<DeviceInfoLike>(ctx, list, name, (c, at) => checkDeviceInfo(c, at));
   }
-  each(d.inputs, 'input', (input, at) => {
+  eachDevice(ctx, d.inputs, 'input', (input, at) => {
     checkInput(input, def, at);
     if (usbNone && inputBus(input, def) === 'usb') throw new VirtError('CONFIG_UNSUPPORTED', "Can't add USB input device. USB bus is disabled", at);
   });
-  each(d.sounds, 'sound', (s, at) => checkDeviceInfo(s as DeviceInfoLike, at));
-  each(d.videos, 'video', (v, at) => checkDeviceInfo(v as DeviceInfoLike, at));
-  each(d.hostdevs, 'hostdev', (h, at) => {
+  eachDevice(ctx, d.sounds, 'sound', (s, at) => checkDeviceInfo(s as DeviceInfoLike, at));
+  eachDevice(ctx, d.videos, 'video', (v, at) => checkDeviceInfo(v as DeviceInfoLike, at));
+  eachDevice(ctx, d.hostdevs, 'hostdev', (h, at) => {
     checkHostdev(h, at);
     if (usbNone && (h.mode ?? 'subsystem') === 'subsystem' && h.type === 'usb') {
       throw new VirtError('CONFIG_UNSUPPORTED', "Can't add host USB device: USB is disabled in this host", at);
     }
   });
-  one(d.watchdog, 'watchdog', (w, at) => checkDeviceInfo(w as DeviceInfoLike, at));
-  one(d.memballoon, 'memballoon', (m, at) => m.model !== 'none' && checkDeviceInfo(m as DeviceInfoLike, at));
-  each(d.rngs, 'rng', (r, at) => checkDeviceInfo(r as DeviceInfoLike, at));
-  each(d.tpms, 'tpm', checkTpm);
-  one(d.nvram, 'nvram', (n, at) => checkDeviceInfo(n as DeviceInfoLike, at));
-  each(d.hubs, 'hub', (hub, at) => {
+  oneDevice(ctx, d.watchdog, 'watchdog', (w, at) => checkDeviceInfo(w as DeviceInfoLike, at));
+  oneDevice(ctx, d.memballoon, 'memballoon', (m, at) => m.model !== 'none' && checkDeviceInfo(m as DeviceInfoLike, at));
+  eachDevice(ctx, d.rngs, 'rng', (r, at) => checkDeviceInfo(r as DeviceInfoLike, at));
+  eachDevice(ctx, d.tpms, 'tpm', checkTpm);
+  oneDevice(ctx, d.nvram, 'nvram', (n, at) => checkDeviceInfo(n as DeviceInfoLike, at));
+  eachDevice(ctx, d.hubs, 'hub', (hub, at) => {
     checkDeviceInfo(hub as DeviceInfoLike, at);
     if (usbNone && hub.type === 'usb') throw new VirtError('CONFIG_UNSUPPORTED', "Can't add USB hub: USB is disabled for this domain", at);
   });
-  each(d.redirdevs, 'redirdev', (r, at) => checkDeviceInfo(r as DeviceInfoLike, at, { boot: true }));
-  each(d.panics, 'panic', (p, at) => checkDeviceInfo(p as DeviceInfoLike, at));
-  each(d.shmems, 'shmem', checkShmem);
-  each(d.memoryDevices, 'memory', (m, at) => checkDeviceInfo(m as DeviceInfoLike, at));
-  one(d.iommu, 'iommu', (m, at) => checkDeviceInfo(m as DeviceInfoLike, at));
-  one(d.vsock, 'vsock', (m, at) => checkDeviceInfo(m as DeviceInfoLike, at));
+  eachDevice(ctx, d.redirdevs, 'redirdev', (r, at) => checkDeviceInfo(r as DeviceInfoLike, at, { boot: true }));
+  eachDevice(ctx, d.panics, 'panic', (p, at) => checkDeviceInfo(p as DeviceInfoLike, at));
+  eachDevice(ctx, d.shmems, 'shmem', checkShmem);
+  eachDevice(ctx, d.memoryDevices, 'memory', (m, at) => checkDeviceInfo(m as DeviceInfoLike, at));
+  oneDevice(ctx, d.iommu, 'iommu', (m, at) => checkDeviceInfo(m as DeviceInfoLike, at));
+  oneDevice(ctx, d.vsock, 'vsock', (m, at) => checkDeviceInfo(m as DeviceInfoLike, at));
 };

@@ -22,12 +22,19 @@ export const name: ParseRule = (def) => {
   if (def.name.includes('/')) throw new VirtError('XML_ERROR', `name ${def.name} cannot contain '/'`, '/domain/name');
 };
 
+/** Already libvirt's form (lowercase 8-4-4-4-12): canonicalUUID would give it back unchanged. */
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function canonical(text: string): string | undefined {
+  return CANONICAL_UUID.test(text) ? text : canonicalUUID(text);
+}
+
 export const uuid: ParseRule = (def, ctx) => {
   if (def.uuid === undefined || def.uuid.trim() === '') {
     def.uuid = generateUUID(ctx.random);
     return;
   }
-  const canon = canonicalUUID(def.uuid);
+  const canon = canonical(def.uuid);
   if (!canon) throw new VirtError('INTERNAL_ERROR', 'malformed uuid element', '/domain/uuid');
   def.uuid = canon;
 };
@@ -38,7 +45,7 @@ export const genid: ParseRule = (def, ctx) => {
     def.genid = generateUUID(ctx.random);
     return;
   }
-  const canon = canonicalUUID(def.genid);
+  const canon = canonical(def.genid);
   if (!canon) throw new VirtError('INTERNAL_ERROR', 'malformed genid element', '/domain/genid');
   def.genid = canon;
 };

@@ -12,9 +12,33 @@ interface Scaled {
   text?: string;
 }
 
+/** KiB per unit for the usual binary spellings (parseScaledKiB reads any). */
+const KIB_PER_UNIT = new Map<string | undefined, number>([[undefined, 1], ['', 1], ['KiB', 1], ['k', 1], ['K', 1], ['MiB', 1024], ['M', 1024], ['m', 1024], ['GiB', 1024 * 1024], ['G', 1024 * 1024], ['g', 1024 * 1024]]);
+/** Below 2^50 KiB (2^60 bytes) no limit parseScaledKiB checks is reached. */
+const SIMPLE_KIB = 2 ** 50;
+const SIMPLE_BYTES = 2n ** 60n;
+
+/**
+ * parseScaledKiB's value for plain digits in a binary unit, without its
+ * BigInt arithmetic (exact here: whole KiB, far below 2^53); -1 where
+ * parseScaledKiB must read it (and say what is wrong).
+ */
+function simpleKiB(text: string | undefined, unit: string | undefined): number {
+  if (text === undefined || text.length === 0 || text.length > 12) return -1;
+  const per = KIB_PER_UNIT.get(unit);
+  if (per === undefined) return -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+  }
+  const kib = Number(text) * per;
+  return kib < SIMPLE_KIB ? kib : -1;
+}
+
 /** Normalises a `<x unit='..'>N</x>` element in place; returns its KiB value. */
 export function normaliseScaledElement(el: Scaled, path: string, xpath: string, byteLimit?: bigint): number {
-  const kib = parseScaledKiB({ value: el.text ?? '', unit: el.unit, path, xpath, ...(byteLimit !== undefined ? { byteLimit } : {}) });
+  const simple = simpleKiB(el.text, el.unit);
+  const kib = simple >= 0 && (byteLimit === undefined || byteLimit >= SIMPLE_BYTES) ? simple : parseScaledKiB({ value: el.text ?? '', unit: el.unit, path, xpath, ...(byteLimit !== undefined ? { byteLimit } : {}) });
   el.unit = 'KiB';
   el.text = String(kib);
   return kib;

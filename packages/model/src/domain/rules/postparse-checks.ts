@@ -109,9 +109,8 @@ function osPostParse(def: DomainDraft): void {
   // Firmware features are read only with <os firmware> (see validate-domain.ts).
   if (def.os?.type?.text !== 'hvm' || def.os.firmware === undefined) return;
   const features = def.os?.firmwareFeatures?.features ?? [];
-  const state = (name: string) => features.find((f) => f.name === name)?.enabled;
-  if (state('enrolled-keys') !== 'yes') return;
-  if (state('secure-boot') === 'no') {
+  if (features.find((f) => f.name === 'enrolled-keys')?.enabled !== 'yes') return;
+  if (features.find((f) => f.name === 'secure-boot')?.enabled === 'no') {
     throw new VirtError('XML_DETAIL', "firmware feature 'enrolled-keys' cannot be enabled when firmware feature 'secure-boot' is disabled", '/domain/os/firmware');
   }
   const sb = features.find((f) => f.name === 'secure-boot');

@@ -182,9 +182,12 @@ function diskValidate(def: DomainDraft, disk: Disk, at: string): void {
   if (empty && device === 'disk') throw new VirtError('NO_SOURCE', dst, `${at}/source`);
 }
 
+function set(v: string | undefined): boolean {
+  return v !== undefined && v.trim() !== '' && v.trim() !== '0';
+}
+
 function iotuneValidate(io: Disk['iotune'], at: string): void {
   if (!io) return;
-  const set = (v: string | undefined) => v !== undefined && v.trim() !== '' && v.trim() !== '0';
   const pairs = [
     ['bytes_sec', io.totalBytesSec, io.readBytesSec, io.writeBytesSec],
     ['iops_sec', io.totalIopsSec, io.readIopsSec, io.writeIopsSec],
@@ -283,7 +286,6 @@ function controllerValidate(c: Item<'controllers'>, at: string): void {
   const idx = c.index === undefined ? -1 : Number(c.index);
   if (idx > 255) throw new VirtError('CONFIG_UNSUPPORTED', `PCI controller index ${idx} too high, maximum is 255`, `${at}/@index`);
   const t = c.target;
-  const opt = (v: string | undefined) => (v === undefined ? -1 : (toInt(v, 0) ?? -1));
   const targetIndex = opt(t?.index);
   if (targetIndex !== -1) {
     if (targetIndex < 0 || targetIndex > 30) throw new VirtError('CONFIG_UNSUPPORTED', `PCI controller target index '${targetIndex}' out of range - must be 0-30`, `${at}/target/@index`);
@@ -291,16 +293,21 @@ function controllerValidate(c: Item<'controllers'>, at: string): void {
       throw new VirtError('CONFIG_UNSUPPORTED', 'Only the PCI controller with index 0 can have target index 0, and vice versa', `${at}/target/@index`);
     }
   }
-  const range = (v: number, name: string, lo: number, hi: number) => {
-    if (v !== -1 && (v < lo || v > hi)) throw new VirtError('CONFIG_UNSUPPORTED', `PCI controller ${name} '${v}' out of range - must be ${lo}-${hi}`, `${at}/target/@${name}`);
-  };
-  range(opt(t?.chassisNr), 'chassisNr', 1, 255);
-  range(opt(t?.chassis), 'chassis', 0, 255);
-  range(opt(t?.port), 'port', 0, 255);
-  range(opt(t?.busNr), 'busNr', 1, 254);
+  pciTargetRange(opt(t?.chassisNr), 'chassisNr', 1, 255, at);
+  pciTargetRange(opt(t?.chassis), 'chassis', 0, 255, at);
+  pciTargetRange(opt(t?.port), 'port', 0, 255, at);
+  pciTargetRange(opt(t?.busNr), 'busNr', 1, 254, at);
   if (t?.node !== undefined && idx === 0) {
     throw new VirtError('CONFIG_UNSUPPORTED', "The PCI controller with index=0 can't be associated with a NUMA node", `${at}/target/node`);
   }
+}
+
+function opt(v: string | undefined): number {
+  return v === undefined ? -1 : (toInt(v, 0) ?? -1);
+}
+
+function pciTargetRange(v: number, name: string, lo: number, hi: number, at: string): void {
+  if (v !== -1 && (v < lo || v > hi)) throw new VirtError('CONFIG_UNSUPPORTED', `PCI controller ${name} '${v}' out of range - must be ${lo}-${hi}`, `${at}/target/@${name}`);
 }
 
 /** virDomainInputDefValidate, against the bus the parser gave the device. */
@@ -430,11 +437,14 @@ function hasUSB(def: DomainDraft): boolean {
   return (def.devices?.controllers ?? []).some((c) => c.type === 'usb' && c.model !== 'none');
 }
 
+function p(name: string, i: number): string {
+  return `/domain/devices/${name}[${i + 1}]`;
+}
+
 /** Every device, in virDomainDeviceInfoIterateFlags' order. */
 export const validateDevices: ParseRule = (def) => {
   const d = def.devices;
   if (!d) return;
-  const p = (name: string, i: number) => `/domain/devices/${name}[${i + 1}]`;
   (d.disks ?? []).forEach((x, i) => {
     infoValidate(x.address, p('disk', i));
     diskValidate(def, x, p('disk', i));

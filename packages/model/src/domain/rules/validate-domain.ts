@@ -97,13 +97,19 @@ function hostdevValidate(def: DomainDraft): void {
   });
 }
 
+// libvirt swaps controller and bus in these two messages.
+function scsiHostWhere(a: DriveAddress): string {
+  return `SCSI host address controller='${a.bus}' bus='${a.controller}' target='${a.target}' unit='${a.unit}'`;
+}
+
 /** virDomainDefDuplicateDriveAddressesValidate. */
 function driveAddressesValidate(def: DomainDraft): void {
   const disks = def.devices?.disks ?? [];
   const drives = disks.map((d) => ({ d, addr: diskDriveAddress(d), bus: diskBus(d) }));
   drives.forEach(({ d, addr, bus }, i) => {
     if (!addr) return;
-    for (const other of drives.slice(i + 1)) {
+    for (let k = i + 1; k < drives.length; k++) {
+      const other = drives[k]!;
       if (other.bus !== bus || !other.addr || !sameDrive(addr, other.addr)) continue;
       throw new VirtError(
         'CONFIG_UNSUPPORTED',
@@ -113,18 +119,16 @@ function driveAddressesValidate(def: DomainDraft): void {
     }
   });
   const hostdevs = def.devices?.hostdevs ?? [];
-  // libvirt swaps controller and bus in these two messages.
-  const where = (a: DriveAddress) => `SCSI host address controller='${a.bus}' bus='${a.controller}' target='${a.target}' unit='${a.unit}'`;
   hostdevs.forEach((h, i) => {
     if (!isScsiHostdev(h) || h.address?.type !== 'drive') return;
     const addr = writtenDrive(h.address);
     for (const other of hostdevs.slice(i + 1)) {
       if (isScsiHostdev(other) && other.address?.type === 'drive' && sameDrive(addr, writtenDrive(other.address))) {
-        throw new VirtError('CONFIG_UNSUPPORTED', `${where(addr)} in use by another SCSI host device`, `/domain/devices/hostdev[${i + 1}]/address`);
+        throw new VirtError('CONFIG_UNSUPPORTED', `${scsiHostWhere(addr)} in use by another SCSI host device`, `/domain/devices/hostdev[${i + 1}]/address`);
       }
     }
     if (drives.some(({ addr: a, bus }) => bus === 'scsi' && a && sameDrive(a, addr))) {
-      throw new VirtError('CONFIG_UNSUPPORTED', `${where(addr)} in use by another SCSI disk`, `/domain/devices/hostdev[${i + 1}]/address`);
+      throw new VirtError('CONFIG_UNSUPPORTED', `${scsiHostWhere(addr)} in use by another SCSI disk`, `/domain/devices/hostdev[${i + 1}]/address`);
     }
   });
 }
@@ -171,6 +175,10 @@ function hugepagesValidate(def: DomainDraft): void {
   });
 }
 
+function fail(msg: string, at: string): VirtError {
+  return new VirtError('XML_DETAIL', msg, at);
+}
+
 /** virDomainDefOSValidate (the test driver can select firmware). Every message is XML_DETAIL. */
 function osValidate(def: DomainDraft): void {
   const os = def.os;
@@ -186,7 +194,6 @@ function osValidate(def: DomainDraft): void {
   const type = loaderEl?.type ?? (path ? 'rom' : undefined);
   const nvram = nvramEl !== undefined && (nvramEl.type !== undefined || (nvramEl.text ?? '') !== '');
   const template = nvramEl?.template;
-  const fail = (msg: string, at: string) => new VirtError('XML_DETAIL', msg, at);
   if (firmware !== undefined) {
     if (!hasLoader) return;
     const auto = 'cannot be specified when firmware autoselection is enabled';
@@ -219,19 +226,20 @@ function osValidate(def: DomainDraft): void {
 function cputuneValidate(def: DomainDraft): void {
   const ct = def.cputune;
   if (!ct) return;
-  const check = (name: string, v: string | undefined, lo: bigint, hi: bigint) => {
-    if (v === undefined) return;
-    const n = toULongLong(v.trim(), 10) ?? (toInt(v.trim(), 10) !== undefined ? BigInt(toInt(v.trim(), 10)!) : undefined);
-    if (n !== undefined && n > 0n && (n < lo || n > hi)) {
-      throw new VirtError('CONFIG_UNSUPPORTED', `Value of cputune '${name}' must be in range [${lo}, ${hi}]`, `/domain/cputune/${name}`);
-    }
-  };
-  check('shares', ct.shares, 2n, 262144n);
+  cputuneRange('shares', ct.shares, 2n, 262144n);
   for (const [k, v] of [['period', ct.period], ['global_period', ct.globalPeriod], ['emulator_period', ct.emulatorPeriod], ['iothread_period', ct.iothreadPeriod]] as const) {
-    check(k, v, 1000n, 1000000n);
+    cputuneRange(k, v, 1000n, 1000000n);
   }
   for (const [k, v] of [['quota', ct.quota], ['global_quota', ct.globalQuota], ['emulator_quota', ct.emulatorQuota], ['iothread_quota', ct.iothreadQuota]] as const) {
-    check(k, v, 1000n, 17592186044415n);
+    cputuneRange(k, v, 1000n, 17592186044415n);
+  }
+}
+
+function cputuneRange(name: string, v: string | undefined, lo: bigint, hi: bigint): void {
+  if (v === undefined) return;
+  const n = toULongLong(v.trim(), 10) ?? (toInt(v.trim(), 10) !== undefined ? BigInt(toInt(v.trim(), 10)!) : undefined);
+  if (n !== undefined && n > 0n && (n < lo || n > hi)) {
+    throw new VirtError('CONFIG_UNSUPPORTED', `Value of cputune '${name}' must be in range [${lo}, ${hi}]`, `/domain/cputune/${name}`);
   }
 }
 
@@ -263,10 +271,13 @@ function idmapValidate(def: DomainDraft): void {
   const gids = def.idmap?.gids ?? [];
   if ((uids.length > 0) !== (gids.length > 0)) throw new VirtError('CONFIG_UNSUPPORTED', 'uid and gid should be mapped both', '/domain/idmap');
   // The parser sorts the entries by start: the lowest must map root.
-  const lowest = (l: typeof uids) => Math.min(...l.map((e) => toUInt(e.start ?? '', 10) ?? 0));
-  if ((uids.length && lowest(uids) !== 0) || (gids.length && lowest(gids) !== 0)) {
+  if ((uids.length && lowestStart(uids) !== 0) || (gids.length && lowestStart(gids) !== 0)) {
     throw new VirtError('CONFIG_UNSUPPORTED', 'You must map the root user of container', '/domain/idmap');
   }
+}
+
+function lowestStart(l: ReadonlyArray<{ start?: string }>): number {
+  return Math.min(...l.map((e) => toUInt(e.start ?? '', 10) ?? 0));
 }
 
 function numaValidate(def: DomainDraft): void {
@@ -295,14 +306,15 @@ function fsValidate(def: DomainDraft): void {
 
 /** virDomainDefValidateIOThreads: an absent thread_pool_* is -1, so a lone min is larger than max. */
 function iothreadsValidate(def: DomainDraft): void {
-  const check = (t: { threadPoolMin?: string; threadPoolMax?: string }, at: string) => {
-    const min = t.threadPoolMin === undefined ? -1 : (toInt(t.threadPoolMin, 10) ?? -1);
-    const max = t.threadPoolMax === undefined ? -1 : (toInt(t.threadPoolMax, 10) ?? -1);
-    if (max === 0) throw new VirtError('CONFIG_UNSUPPORTED', 'thread_pool_max must be a positive integer', `${at}/@thread_pool_max`);
-    if (min > max) throw new VirtError('CONFIG_UNSUPPORTED', 'thread_pool_min must be smaller or equal to thread_pool_max', `${at}/@thread_pool_min`);
-  };
-  (def.iothreadids?.iothreads ?? []).forEach((t, i) => check(t, `/domain/iothreadids/iothread[${i + 1}]`));
-  if (def.defaultiothread) check(def.defaultiothread, '/domain/defaultiothread');
+  (def.iothreadids?.iothreads ?? []).forEach((t, i) => threadPoolValidate(t, `/domain/iothreadids/iothread[${i + 1}]`));
+  if (def.defaultiothread) threadPoolValidate(def.defaultiothread, '/domain/defaultiothread');
+}
+
+function threadPoolValidate(t: { threadPoolMin?: string; threadPoolMax?: string }, at: string): void {
+  const min = t.threadPoolMin === undefined ? -1 : (toInt(t.threadPoolMin, 10) ?? -1);
+  const max = t.threadPoolMax === undefined ? -1 : (toInt(t.threadPoolMax, 10) ?? -1);
+  if (max === 0) throw new VirtError('CONFIG_UNSUPPORTED', 'thread_pool_max must be a positive integer', `${at}/@thread_pool_max`);
+  if (min > max) throw new VirtError('CONFIG_UNSUPPORTED', 'thread_pool_min must be smaller or equal to thread_pool_max', `${at}/@thread_pool_min`);
 }
 
 /** virDomainDefValidateInternal, in its order. */

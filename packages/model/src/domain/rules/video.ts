@@ -87,19 +87,21 @@ export const videoDefaults: ParseRule = (def, ctx) => {
     if (vram === 0) vram = defaultRam(def, m.type);
     ram = roundUpPow2(ram);
     vram = roundUpPow2(vram);
-    const write = (k: 'ram' | 'vram' | 'vram64' | 'vgamem' | 'heads', n: number) => {
-      if (n !== 0) m[k] = String(n);
-      else delete m[k];
-    };
-    write('ram', ram);
-    write('vram', vram);
-    write('vram64', sizes['vram64'] ?? 0);
-    write('vgamem', sizes['vgamem'] ?? 0);
-    write('heads', heads);
+    writeSize(m, 'ram', ram);
+    writeSize(m, 'vram', vram);
+    writeSize(m, 'vram64', sizes['vram64'] ?? 0);
+    writeSize(m, 'vgamem', sizes['vgamem'] ?? 0);
+    writeSize(m, 'heads', heads);
     // primary is written only as 'yes'; anything else reads as not primary.
     if (m.primary !== 'yes') delete m.primary;
   });
 };
+
+/** A video model size as libvirt writes it: absent when 0. */
+function writeSize(m: Partial<Record<'ram' | 'vram' | 'vram64' | 'vgamem' | 'heads', string>>, k: 'ram' | 'vram' | 'vram64' | 'vgamem' | 'heads', n: number): void {
+  if (n !== 0) m[k] = String(n);
+  else delete m[k];
+}
 
 /** Parse time: a video with primary='yes' is inserted at the front, in document order (the last one ends first). */
 export const primaryVideoFirst: ParseRule = (def) => {

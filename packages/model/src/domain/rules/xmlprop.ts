@@ -43,6 +43,34 @@ export function scanNumber(s: string, base: 0 | 8 | 10 | 16): Scanned {
   return { value, negative, end: i === start ? 0 : i };
 }
 
+/**
+ * scanNumber's value for the common case — no space, no sign, digits of the
+ * base (after its prefix) to the end, few enough to be exact in a double —
+ * or -1 where scanNumber must decide. Saves its BigInt arithmetic on every
+ * address and index of a definition.
+ */
+function scanSimple(s: string, base: 0 | 8 | 10 | 16): number {
+  const n = s.length;
+  if (n === 0 || n > 12) return -1;
+  let i = 0;
+  let b: number = base;
+  if (s.charCodeAt(0) === 48 /* 0 */ && n > 1) {
+    const x = s.charCodeAt(1);
+    if ((base === 0 || base === 16) && (x === 120 || x === 88) /* x X */) {
+      if (n === 2) return -1;
+      b = 16;
+      i = 2;
+    } else if (base === 0) b = 8;
+  } else if (base === 0) b = 10;
+  let v = 0;
+  for (; i < n; i++) {
+    const d = digitValue(s[i]!);
+    if (d >= b) return -1;
+    v = v * b + d;
+  }
+  return v;
+}
+
 const UINT_MAX = 0xffffffffn;
 const ULLONG_MAX = 0xffffffffffffffffn;
 const INT_MIN = -0x80000000n;
@@ -50,6 +78,8 @@ const INT_MAX = 0x7fffffffn;
 
 /** virStrToLong_uip: an unsigned int, no `-`, nothing after the digits. */
 export function toUInt(text: string, base: 0 | 8 | 10 | 16): number | undefined {
+  const v = scanSimple(text, base);
+  if (v >= 0) return v > 0xffffffff ? undefined : v;
   const r = scanNumber(text, base);
   if (r.end === 0 || r.end !== text.length || r.negative || r.value > UINT_MAX) return undefined;
   return Number(r.value);
@@ -57,6 +87,8 @@ export function toUInt(text: string, base: 0 | 8 | 10 | 16): number | undefined 
 
 /** virStrToLong_ullp: an unsigned long long, no `-`, nothing after the digits. */
 export function toULongLong(text: string, base: 0 | 8 | 10 | 16): bigint | undefined {
+  const v = scanSimple(text, base);
+  if (v >= 0) return BigInt(v);
   const r = scanNumber(text, base);
   if (r.end === 0 || r.end !== text.length || r.negative || r.value > ULLONG_MAX) return undefined;
   return r.value;
@@ -64,6 +96,8 @@ export function toULongLong(text: string, base: 0 | 8 | 10 | 16): bigint | undef
 
 /** virStrToLong_i: a signed int, nothing after the digits. */
 export function toInt(text: string, base: 0 | 8 | 10 | 16): number | undefined {
+  const simple = scanSimple(text, base);
+  if (simple >= 0) return simple > 0x7fffffff ? undefined : simple;
   const r = scanNumber(text, base);
   if (r.end === 0 || r.end !== text.length) return undefined;
   const v = r.negative ? -r.value : r.value;
@@ -150,12 +184,16 @@ export function propEnum<T extends string>(value: string | undefined, attr: stri
 }
 
 /** virXMLPropTristateBool: `yes` or `no`. */
-export function propYesNo(value: string | undefined, attr: string, elem: string, elPath: string, opts: PropOptions = {}): 'yes' | 'no' | undefined {
+export function propYesNo(value: string | undefined, attr: string, elem: string, elPath: string, opts?: PropOptions): 'yes' | 'no' | undefined {
+  if (value === 'yes' || value === 'no') return value;
+  if (value === undefined && !opts?.required) return undefined;
   return propEnum(value, attr, elem, elPath, ['absent', 'yes', 'no'] as const, { ...opts, nonzero: true }) as 'yes' | 'no' | undefined;
 }
 
 /** virXMLPropTristateSwitch: `on` or `off`. */
-export function propOnOff(value: string | undefined, attr: string, elem: string, elPath: string, opts: PropOptions = {}): 'on' | 'off' | undefined {
+export function propOnOff(value: string | undefined, attr: string, elem: string, elPath: string, opts?: PropOptions): 'on' | 'off' | undefined {
+  if (value === 'on' || value === 'off') return value;
+  if (value === undefined && !opts?.required) return undefined;
   return propEnum(value, attr, elem, elPath, ['absent', 'on', 'off'] as const, { ...opts, nonzero: true }) as 'on' | 'off' | undefined;
 }
 

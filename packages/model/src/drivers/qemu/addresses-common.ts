@@ -81,18 +81,38 @@ export function isBackcompatConsole(def: DomainDraft, index: number, console: De
   return index === 0 && (t === undefined || t === 'serial' || t === 'none') && (def.os?.type?.text ?? 'hvm') === 'hvm';
 }
 
+/** A device met in the walk; its path is only spelled out when asked for (errors, mostly). */
+class WalkRef implements DevRef {
+  constructor(
+    readonly kind: string,
+    readonly index: number,
+    readonly many: boolean,
+    readonly dev: Dev,
+  ) {}
+
+  get path(): string {
+    return devicePath(this.kind, this.index, this.many);
+  }
+}
+
 /** virDomainDeviceInfoIterate: every device that carries device info, in libvirt's order. */
 export function walkDevices(def: DomainDraft): DevRef[] {
   const out: DevRef[] = [];
-  for (const [kind, key, many] of WALK) {
+  const all = def.devices as Record<string, unknown> | undefined;
+  if (!all) return out;
+  for (let w = 0; w < WALK.length; w++) {
+    const [kind, key, many] = WALK[w]!;
+    const v = all[key];
+    if (v === undefined) continue;
     if (many) {
-      devs(def, key).forEach((dev, index) => {
-        if (kind === 'console' && isBackcompatConsole(def, index, dev)) return;
-        out.push({ kind, index, path: devicePath(kind, index), dev });
-      });
-    } else {
-      const dev = single(def, key);
-      if (dev) out.push({ kind, index: 0, path: devicePath(kind, 0, false), dev });
+      const list = v as Dev[];
+      for (let index = 0; index < list.length; index++) {
+        const dev = list[index]!;
+        if (kind === 'console' && isBackcompatConsole(def, index, dev)) continue;
+        out.push(new WalkRef(kind, index, true, dev));
+      }
+    } else if (v) {
+      out.push(new WalkRef(kind, 0, false, v as Dev));
     }
   }
   return out;
@@ -105,6 +125,8 @@ export function walkDevices(def: DomainDraft): DevRef[] {
  */
 export function num(s: string | undefined, base: 0 | 10 | 16 = 10): number | undefined {
   if (s === undefined) return undefined;
+  const quick = quickNum(s, base);
+  if (quick !== -1) return quick;
   const t = s.trim();
   let m: RegExpExecArray | null;
   if (base === 16 || (base === 0 && /^[+]?0[xX]/.test(t))) {
@@ -114,6 +136,42 @@ export function num(s: string | undefined, base: 0 | 10 | 16 = 10): number | und
   if (base === 0 && /^\+?0[0-7]+$/.test(t)) return parseInt(t.replace(/^\+/, ''), 8);
   m = /^\+?([0-9]+)$/.exec(t);
   return m ? parseInt(m[1]!, 10) : NaN;
+}
+
+/**
+ * The common spellings without a regular expression (address assignment reads
+ * thousands of these): plain decimal, and 0x-prefixed hex where the base
+ * allows it. -1 sends anything else (signs, spaces, octal, long strings) to
+ * the general reading.
+ */
+function quickNum(s: string, base: 0 | 10 | 16): number {
+  const len = s.length;
+  if (len === 0 || len > 9) return -1;
+  const c0 = s.charCodeAt(0);
+  if (base !== 16 && c0 >= 49 && c0 <= 57) {
+    let n = c0 - 48;
+    for (let i = 1; i < len; i++) {
+      const d = s.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return -1;
+      n = n * 10 + d;
+    }
+    return n;
+  }
+  if (c0 !== 48) return -1;
+  if (len === 1) return base === 16 ? -1 : 0;
+  const c1 = s.charCodeAt(1);
+  if (base === 10 || (c1 !== 120 && c1 !== 88) || len === 2) return -1;
+  let n = 0;
+  for (let i = 2; i < len; i++) {
+    const c = s.charCodeAt(i);
+    let d: number;
+    if (c >= 48 && c <= 57) d = c - 48;
+    else if (c >= 97 && c <= 102) d = c - 87;
+    else if (c >= 65 && c <= 70) d = c - 55;
+    else return -1;
+    n = n * 16 + d;
+  }
+  return n;
 }
 
 export function hex(n: number, width = 0): string {

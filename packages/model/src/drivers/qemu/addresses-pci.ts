@@ -265,14 +265,16 @@ export function pciString(a: PciAddr): string {
 }
 
 function readPci(a: Address | undefined): PciAddr {
-  const m = a?.multifunction;
-  return {
-    domain: num(a?.domain, 0) ?? 0,
-    bus: num(a?.bus, 0) ?? 0,
-    slot: num(a?.slot, 0) ?? 0,
-    function: num(a?.function, 0) ?? 0,
-    ...(m === 'on' || m === 'off' ? { multi: m } : {}),
-  };
+  if (a === undefined) return { domain: 0, bus: 0, slot: 0, function: 0 };
+  const out: PciAddr = { domain: num(a.domain, 0) ?? 0, bus: num(a.bus, 0) ?? 0, slot: num(a.slot, 0) ?? 0, function: num(a.function, 0) ?? 0 };
+  const m = a.multifunction;
+  if (m === 'on' || m === 'off') out.multi = m;
+  return out;
+}
+
+/** virPCIDeviceAddressIsEmpty on an <address> as written, without building the address. */
+function emptyAt(a: Address): boolean {
+  return !((num(a.domain, 0) ?? 0) || (num(a.bus, 0) ?? 0) || (num(a.slot, 0) ?? 0));
 }
 
 /** virPCIDeviceAddressIsEmpty: domain, bus and slot all 0. */
@@ -282,12 +284,12 @@ function isEmpty(a: PciAddr): boolean {
 
 /** virDeviceInfoPCIAddressIsPresent */
 export function pciPresent(a: Address | undefined): boolean {
-  return a?.type === 'pci' && !isEmpty(readPci(a));
+  return a?.type === 'pci' && !emptyAt(a);
 }
 
 /** virDeviceInfoPCIAddressIsWanted */
 export function pciWanted(a: Address | undefined): boolean {
-  return a === undefined || a.type === undefined || a.type === 'none' || (a.type === 'pci' && isEmpty(readPci(a)));
+  return a === undefined || a.type === undefined || a.type === 'none' || (a.type === 'pci' && emptyAt(a));
 }
 
 /** The address as libvirt writes it: domain='0x0000' bus='0x00' slot='0x01' function='0x0'. */
@@ -327,15 +329,19 @@ interface Bus {
   flags: number;
   minSlot: number;
   maxSlot: number;
-  /** Per slot: bitmap of functions in use, and whether root ports may share it. */
-  slots: Array<{ functions: number; aggregate: boolean }>;
+  /** Per slot: bitmap of the functions in use. */
+  functions: number[];
+  /** Bitmap of the slots root ports may share (aggregate slots). */
+  aggregate: number;
 }
 
 const SLOT_LAST = 31;
 const FUNCTION_LAST = 7;
 
+const NO_FUNCTIONS: readonly number[] = new Array<number>(SLOT_LAST + 1).fill(0);
+
 function newBus(): Bus {
-  return { model: '', flags: 0, minSlot: 0, maxSlot: 0, slots: Array.from({ length: SLOT_LAST + 1 }, () => ({ functions: 0, aggregate: false })) };
+  return { model: '', flags: 0, minSlot: 0, maxSlot: 0, functions: NO_FUNCTIONS.slice(), aggregate: 0 };
 }
 
 /** A failure of the address set, reported with the device's path by the caller. */
@@ -404,8 +410,29 @@ function setBusModel(bus: Bus, model: string, hotplug: boolean): void {
   bus.model = model;
 }
 
+/**
+ * virDomainPCIAddressFlagsCompatible's verdict alone: whether a device with
+ * `devFlags` fits a bus with `busFlags` at bus number `bus` (the slot search
+ * asks this for every bus; the error is only built when one is reported).
+ */
+function flagsFit(bus: number, busFlags: number, devFlags: number, fromConfig: boolean): boolean {
+  if (devFlags & PCI.INTEGRATED) {
+    if (bus !== 0) return false;
+    busFlags |= PCI.AUTOASSIGN;
+  }
+  if (fromConfig) {
+    if (busFlags & TYPES_ENDPOINT) busFlags |= TYPES_ENDPOINT;
+    if (devFlags & PCI.PCI_BRIDGE) devFlags |= PCI.PCI_DEVICE;
+  } else if (devFlags & PCI.AUTOASSIGN && !(busFlags & PCI.AUTOASSIGN)) {
+    return false;
+  }
+  if (devFlags & PCI.HOTPLUGGABLE && !(busFlags & PCI.HOTPLUGGABLE)) return false;
+  return (devFlags & busFlags & TYPES_MASK) !== 0;
+}
+
 /** virDomainPCIAddressFlagsCompatible: null when it fits, else the error libvirt reports. */
 function flagsCompatible(addr: PciAddr, busFlags: number, devFlags: number, fromConfig: boolean): PciError | null {
+  if (flagsFit(addr.bus, busFlags, devFlags, fromConfig)) return null;
   const errType: ErrorCode = fromConfig ? 'XML_ERROR' : 'INTERNAL_ERROR';
   const addrStr = pciString(addr);
   if (devFlags & PCI.INTEGRATED) {
@@ -451,11 +478,27 @@ export class PciAddressSet {
     readonly dryRun: boolean,
     readonly pcieToPciBridgeSupported: boolean,
   ) {
-    this.buses = Array.from({ length: nbuses }, newBus);
+    this.buses = [];
+    for (let i = 0; i < nbuses; i++) this.buses.push(newBus());
   }
 
   /** virDomainPCIAddressValidate; throws PciError. */
   validate(addr: PciAddr, flags: number, fromConfig: boolean): void {
+    const bus = addr.domain === 0 ? this.buses[addr.bus] : undefined;
+    if (
+      bus !== undefined &&
+      flagsFit(addr.bus, bus.flags, flags, fromConfig) &&
+      !(bus.minSlot && addr.slot < bus.minSlot) &&
+      addr.slot <= bus.maxSlot &&
+      addr.function <= FUNCTION_LAST
+    ) {
+      return;
+    }
+    this.invalid(addr, flags, fromConfig);
+  }
+
+  /** Why validate() refused an address, in libvirt's words and order. */
+  private invalid(addr: PciAddr, flags: number, fromConfig: boolean): void {
     const errType: ErrorCode = fromConfig ? 'XML_ERROR' : 'INTERNAL_ERROR';
     const addrStr = pciString(addr);
     if (this.buses.length === 0) throw new PciError(errType, 'No PCI buses available');
@@ -472,11 +515,11 @@ export class PciAddressSet {
   /** virDomainPCIAddressSlotInUse */
   slotInUse(addr: PciAddr): boolean {
     // A missing bus counts as free: reserving there then reports the missing bus as libvirt words it.
-    return (this.buses[addr.bus]?.slots[addr.slot]?.functions ?? 0) !== 0;
+    return (this.buses[addr.bus]?.functions[addr.slot] ?? 0) !== 0;
   }
 
   fullyReserved(bus: Bus): boolean {
-    for (let i = bus.minSlot; i <= bus.maxSlot; i++) if (!bus.slots[i]!.functions) return false;
+    for (let i = bus.minSlot; i <= bus.maxSlot; i++) if (!bus.functions[i]) return false;
     return true;
   }
 
@@ -526,12 +569,13 @@ export class PciAddressSet {
   reserve(addr: PciAddr, flags: number, fromConfig: boolean): void {
     if (this.dryRun) this.grow(addr, flags);
     this.validate(addr, flags, fromConfig);
-    const slot = this.buses[addr.bus]!.slots[addr.slot]!;
-    if (slot.functions & (1 << addr.function)) {
+    const bus = this.buses[addr.bus]!;
+    const used = bus.functions[addr.slot]!;
+    if (used & (1 << addr.function)) {
       throw new PciError(fromConfig ? 'XML_ERROR' : 'INTERNAL_ERROR', `Attempted double use of PCI Address ${pciString(addr)}`);
     }
-    if (!slot.functions && flags & PCI.AGGREGATE_SLOT) slot.aggregate = true;
-    slot.functions |= 1 << addr.function;
+    if (!used && flags & PCI.AGGREGATE_SLOT) bus.aggregate |= 1 << addr.slot;
+    bus.functions[addr.slot] = used | (1 << addr.function);
   }
 
   /** virDomainPCIAddressGetNextAddr: the first compatible free slot, growing the set in a dry run. */
@@ -541,14 +585,14 @@ export class PciAddressSet {
     for (a.bus = 0; a.bus < this.buses.length; a.bus++) {
       const bus = this.buses[a.bus]!;
       a.slot = bus.minSlot;
-      if (flagsCompatible(a, bus.flags, flags, false)) continue;
+      if (!flagsFit(a.bus, bus.flags, flags, false)) continue;
       for (; a.slot <= bus.maxSlot; a.slot++) {
-        const s = bus.slots[a.slot]!;
-        if (s.functions === 0) return a;
-        if (flags & PCI.AGGREGATE_SLOT && s.aggregate) {
-          if ((s.functions & (1 << a.function)) === 0) return a;
+        const used = bus.functions[a.slot]!;
+        if (used === 0) return a;
+        if (flags & PCI.AGGREGATE_SLOT && bus.aggregate & (1 << a.slot)) {
+          if ((used & (1 << a.function)) === 0) return a;
           if (fn === -1) {
-            for (; a.function < 8; a.function++) if ((s.functions & (1 << a.function)) === 0) return a;
+            for (; a.function < 8; a.function++) if ((used & (1 << a.function)) === 0) return a;
             a.function = 0;
           }
         }
@@ -589,9 +633,13 @@ function at<T>(path: string, f: () => T): T {
   try {
     return f();
   } catch (e) {
-    if (e instanceof PciError) throw new VirtError(e.code, e.detail, path);
-    throw e;
+    throw located(e, path);
   }
+}
+
+/** A failure of the address set as libvirt's error at `path`; anything else as it was. */
+function located(e: unknown, path: string): unknown {
+  return e instanceof PciError ? new VirtError(e.code, e.detail, path) : e;
 }
 
 function controllers(def: DomainDraft): Dev[] {
@@ -613,11 +661,11 @@ function flagSetsFor(def: DomainDraft, caps: AddressCaps): FlagSets {
   return { pci, pcie, virtio: caps.virtioPciTransitional ? pcie : pci };
 }
 
-function flagsOf(p: Pass, ref: { kind: string; dev: Dev }): number {
-  let f = p.flags.get(ref.dev);
+function flagsOf(p: Pass, kind: string, dev: Dev): number {
+  let f = p.flags.get(dev);
   if (f === undefined) {
-    f = deviceConnectFlags(ref.kind, ref.dev, p.flagSets);
-    p.flags.set(ref.dev, f);
+    f = deviceConnectFlags(kind, dev, p.flagSets);
+    p.flags.set(dev, f);
   }
   return f;
 }
@@ -627,10 +675,10 @@ function isUsb2(c: Dev): boolean {
 }
 
 /** qemuDomainPCIAddressSetCreate: the buses from the controllers, then every address the XML gives. */
-function createSet(base: Omit<Pass, 'set' | 'flagSets'>, nbuses: number, dryRun: boolean): Pass {
+function createSet(base: Omit<Pass, 'set' | 'flagSets'>, nbuses: number, dryRun: boolean, refs: readonly DevRef[]): Pass {
   const { def, caps } = base;
   const set = new PciAddressSet(nbuses, dryRun, caps.pciePciBridge);
-  const pass: Pass = { ...base, set, flagSets: flagSetsFor(def, caps) };
+  const pass: Pass = { def, caps, q35: base.q35, i440fx: base.i440fx, flags: base.flags, set, flagSets: flagSetsFor(def, caps) };
   let hasPcieRoot = false;
   controllers(def).forEach((c, i) => {
     if (c.type !== 'pci') return;
@@ -644,7 +692,7 @@ function createSet(base: Omit<Pass, 'set' | 'flagSets'>, nbuses: number, dryRun:
   const defaultModel = hasPcieRoot ? 'pcie-root-port' : 'pci-bridge';
   for (let i = 1; i < set.buses.length; i++) if (!set.buses[i]!.model) setBusModel(set.buses[i]!, defaultModel, true);
 
-  for (const ref of walkDevices(def)) collect(pass, ref);
+  for (const ref of refs) collect(pass, ref);
   return pass;
 }
 
@@ -652,7 +700,7 @@ function createSet(base: Omit<Pass, 'set' | 'flagSets'>, nbuses: number, dryRun:
 function collect(p: Pass, ref: DevRef): void {
   const a = ref.dev.address;
   if (!pciPresent(a)) return;
-  let flags = flagsOf(p, ref);
+  let flags = flagsOf(p, ref.kind, ref.dev);
   if (!flags) {
     // libvirt pretends such a device is a standard PCI device; validation reports the address later.
     flags = PCI.PCI_DEVICE;
@@ -670,7 +718,11 @@ function collect(p: Pass, ref: DevRef): void {
     }
   }
   const before = addr.bus;
-  at(`${ref.path}/address`, () => p.set.reserve(addr, flags, true));
+  try {
+    p.set.reserve(addr, flags, true);
+  } catch (e) {
+    throw located(e, `${ref.path}/address`);
+  }
   // A dry run that had to grow a legacy-PCI hierarchy moves the device behind the new bridge.
   if (addr.bus !== before) writePci(ref.dev, { ...readPci(a), bus: addr.bus });
 }
@@ -690,7 +742,7 @@ function placePrimaryVideo(p: Pass, slot: number, flags: number): void {
   const tmp: PciAddr = { domain: 0, bus: 0, slot, function: 0 };
   at(path, () => p.set.validate(tmp, flags, true));
   if (p.set.slotInUse(tmp)) {
-    at(path, () => p.set.reserveNext(video, flagsOf(p, { kind: 'video', dev: video })));
+    at(path, () => p.set.reserveNext(video, flagsOf(p, 'video', video)));
   } else {
     at(path, () => p.set.reserve(tmp, flags, true));
     writePci(video, tmp);
@@ -701,8 +753,8 @@ function placePrimaryVideo(p: Pass, slot: number, flags: number): void {
 function chipsetPiix3(p: Pass): void {
   const { set } = p;
   controllers(p.def).forEach((c, i) => {
+    if (c.type !== 'ide' && c.type !== 'usb') return;
     const idx = pciIndex(c);
-    const path = devicePath('controller', i);
     let want: PciAddr;
     let message: string;
     if (c.type === 'ide' && idx === 0) {
@@ -714,6 +766,7 @@ function chipsetPiix3(p: Pass): void {
     } else {
       return;
     }
+    const path = devicePath('controller', i);
     if (pciPresent(c.address)) {
       if (!samePci(readPci(c.address), want)) throw new VirtError('INTERNAL_ERROR', message, `${path}/address`);
     } else {
@@ -734,6 +787,7 @@ function chipsetQ35(p: Pass): void {
   const { set } = p;
   const flags = PCI.PCIE_DEVICE;
   controllers(p.def).forEach((c, i) => {
+    if (c.type !== 'sata' && c.type !== 'usb' && c.type !== 'pci') return;
     const path = devicePath('controller', i);
     if (c.type === 'sata') {
       if (pciIndex(c) !== 0) return;
@@ -784,25 +838,32 @@ function chipset(p: Pass): void {
 }
 
 /** qemuDomainAssignDevicePCISlots: every device still wanting a slot, in libvirt's order. */
+function next(p: Pass, kind: string, dev: Dev, path: string): void {
+  try {
+    p.set.reserveNext(dev, flagsOf(p, kind, dev));
+  } catch (e) {
+    throw located(e, path);
+  }
+}
+
 function assignSlots(p: Pass): void {
   const { def, set } = p;
-  const next = (kind: string, dev: Dev, path: string) => at(path, () => set.reserveNext(dev, flagsOf(p, { kind, dev })));
   const ctrls = controllers(def);
 
   ctrls.forEach((c, i) => {
     if (c.type !== 'pci' || c.model === 'pci-root' || c.model === 'pcie-root' || !pciWanted(c.address)) return;
-    next('controller', c, devicePath('controller', i));
+    next(p, 'controller', c, devicePath('controller', i));
   });
   devs(def, 'filesystems').forEach((fs, i) => {
-    if (pciWanted(fs.address)) next('filesystem', fs, devicePath('filesystem', i));
+    if (pciWanted(fs.address)) next(p, 'filesystem', fs, devicePath('filesystem', i));
   });
   devs(def, 'interfaces').forEach((net, i) => {
     if (net.type === 'hostdev' || !pciWanted(net.address)) return;
-    next('interface', net, devicePath('interface', i));
+    next(p, 'interface', net, devicePath('interface', i));
   });
   devs(def, 'sounds').forEach((s, i) => {
     if (!pciWanted(s.address) || s.model === 'sb16' || s.model === 'pcspk' || s.model === 'usb') return;
-    next('sound', s, devicePath('sound', i));
+    next(p, 'sound', s, devicePath('sound', i));
   });
   ctrls.forEach((c, i) => {
     if (c.type === 'pci') return;
@@ -813,7 +874,7 @@ function assignSlots(p: Pass): void {
     if (!pciWanted(c.address)) return;
     const path = devicePath('controller', i);
     if (!isUsb2(c)) {
-      next('controller', c, path);
+      next(p, 'controller', c, path);
       return;
     }
     // USB2 companions share the slot of the first one already placed.
@@ -821,7 +882,7 @@ function assignSlots(p: Pass): void {
     const mate = ctrls.find((o) => isUsb2(o) && pciIndex(o) === idx && pciPresent(o.address));
     const fn = { 'ich9-ehci1': 7, 'ich9-uhci1': 0, 'ich9-uhci2': 1, 'ich9-uhci3': 2 }[c.model as string]!;
     const multi = c.model === 'ich9-uhci1' ? ('on' as const) : undefined;
-    const flags = flagsOf(p, { kind: 'controller', dev: c });
+    const flags = flagsOf(p, 'controller', c);
     if (mate) {
       const m = readPci(mate.address);
       const addr: PciAddr = { domain: m.domain, bus: m.bus, slot: m.slot, function: fn, ...(multi ? { multi } : {}) };
@@ -839,7 +900,7 @@ function assignSlots(p: Pass): void {
     if (t === 'virtio-mmio' && p.caps.virtioMmio) return;
     const path = devicePath('disk', i);
     if (!pciWanted(d.address)) throw new VirtError('CONFIG_UNSUPPORTED', `virtio disk cannot have an address of type '${t}'`, `${path}/address/@type`);
-    next('disk', d, path);
+    next(p, 'disk', d, path);
   });
   // Host devices: those behind <interface type='hostdev'> come first, as libvirt lists them first.
   const hostdevs: Array<{ kind: string; dev: Dev; path: string }> = [];
@@ -853,54 +914,55 @@ function assignSlots(p: Pass): void {
     if (v.mode !== 'subsystem') continue;
     if (v.type !== 'pci' && v.type !== 'scsi_host' && !(v.type === 'mdev' && v.model === 'vfio-pci')) continue;
     if (h.dev.address?.type === 'unassigned') continue;
-    next(h.kind, h.dev, h.path);
+    next(p, h.kind, h.dev, h.path);
   }
   const balloon = single(def, 'memballoon');
-  if (balloon && balloon.model !== 'none' && pciWanted(balloon.address)) next('memballoon', balloon, devicePath('memballoon', 0, false));
+  if (balloon && balloon.model !== 'none' && pciWanted(balloon.address)) next(p, 'memballoon', balloon, devicePath('memballoon', 0, false));
   devs(def, 'rngs').forEach((r, i) => {
-    if (pciWanted(r.address)) next('rng', r, devicePath('rng', i));
+    if (pciWanted(r.address)) next(p, 'rng', r, devicePath('rng', i));
   });
   const wd = single(def, 'watchdog');
-  if (wd && wd.model === 'i6300esb' && pciWanted(wd.address)) next('watchdog', wd, devicePath('watchdog', 0, false));
+  if (wd && wd.model === 'i6300esb' && pciWanted(wd.address)) next(p, 'watchdog', wd, devicePath('watchdog', 0, false));
   devs(def, 'videos').forEach((v, i) => {
     const t = v.model?.type as string | undefined;
     if (t === 'none' || t === 'ramfb' || !pciWanted(v.address)) return;
-    next('video', v, devicePath('video', i));
+    next(p, 'video', v, devicePath('video', i));
   });
   devs(def, 'shmems').forEach((s, i) => {
-    if (pciWanted(s.address)) next('shmem', s, devicePath('shmem', i));
+    if (pciWanted(s.address)) next(p, 'shmem', s, devicePath('shmem', i));
   });
   devs(def, 'inputs').forEach((inp, i) => {
-    if (inp.bus === 'virtio' && pciWanted(inp.address)) next('input', inp, devicePath('input', i));
+    if (inp.bus === 'virtio' && pciWanted(inp.address)) next(p, 'input', inp, devicePath('input', i));
   });
   devs(def, 'serials').forEach((s, i) => {
-    if (s.target?.type === 'pci-serial' && pciWanted(s.address)) next('serial', s, devicePath('serial', i));
+    if (s.target?.type === 'pci-serial' && pciWanted(s.address)) next(p, 'serial', s, devicePath('serial', i));
   });
   const iommu = single(def, 'iommu');
-  if (iommu && iommu.model === 'virtio' && pciWanted(iommu.address)) next('iommu', iommu, devicePath('iommu', 0, false));
+  if (iommu && iommu.model === 'virtio' && pciWanted(iommu.address)) next(p, 'iommu', iommu, devicePath('iommu', 0, false));
   const vsock = single(def, 'vsock');
-  if (vsock && pciWanted(vsock.address)) next('vsock', vsock, devicePath('vsock', 0, false));
+  if (vsock && pciWanted(vsock.address)) next(p, 'vsock', vsock, devicePath('vsock', 0, false));
   devs(def, 'memoryDevices').forEach((m, i) => {
-    if ((m.model === 'virtio-pmem' || m.model === 'virtio-mem') && pciWanted(m.address)) next('memory', m, devicePath('memory', i));
+    if ((m.model === 'virtio-pmem' || m.model === 'virtio-mem') && pciWanted(m.address)) next(p, 'memory', m, devicePath('memory', i));
   });
 }
 
 /** virDomainPCIAddressSetAllMulti: function 0 of a slot with other functions in use gets multifunction='on'. */
-function setAllMulti(def: DomainDraft): void {
-  const refs = walkDevices(def);
+function setAllMulti(refs: readonly DevRef[]): void {
   // A hostdev behind an interface is the interface's own info; libvirt meets it twice, with the same result.
+  // Function 0 of each slot (the first met, as libvirt's search finds it), then the slots with other functions.
+  const first = new Map<string, Address>();
+  const shared: string[] = [];
   for (const ref of refs) {
-    if (ref.dev.address?.type !== 'pci') continue;
-    const a = readPci(ref.dev.address);
-    if (a.function === 0) continue;
-    for (const other of refs) {
-      if (other.dev.address?.type !== 'pci') continue;
-      const b = readPci(other.dev.address);
-      if (b.domain === a.domain && b.bus === a.bus && b.slot === a.slot && b.function === 0) {
-        if (b.multi === undefined) other.dev.address.multifunction = 'on';
-        break;
-      }
-    }
+    const address = ref.dev.address;
+    if (address?.type !== 'pci') continue;
+    const a = readPci(address);
+    const key = `${a.domain}:${a.bus}:${a.slot}`;
+    if (a.function !== 0) shared.push(key);
+    else if (!first.has(key)) first.set(key, address);
+  }
+  for (const key of shared) {
+    const address = first.get(key);
+    if (address !== undefined && address.multifunction !== 'on' && address.multifunction !== 'off') address.multifunction = 'on';
   }
 }
 
@@ -925,29 +987,29 @@ function findNewBusNr(def: DomainDraft): number {
   return lowest <= 2 ? -1 : lowest - 2;
 }
 
+const DECIMAL_TARGET_OPTIONS = ['chassisNr', 'chassis', 'busNr', 'index'] as const;
+
 /** The model name and target options libvirt fills on every PCI controller once placed. */
 function controllerDefaults(def: DomainDraft, caps: AddressCaps): void {
   controllers(def).forEach((c, i) => {
     if (c.type !== 'pci') return;
-    const path = devicePath('controller', i);
     const idx = pciIndex(c);
     const addr = readPci(c.address?.type === 'pci' ? c.address : undefined);
     if (c.modelName?.name === undefined) {
       const name = c.model === 'pcie-root-port' ? (caps.pcieRootPort ? 'pcie-root-port' : 'ioh3420') : MODEL_NAMES[c.model as string];
       if (name !== undefined) c.modelName = { ...(c.modelName ?? {}), name };
     }
-    const target = (): Record<string, string> => (c.target ??= {}) as Record<string, string>;
     switch (c.model) {
       case 'pci-bridge':
-        if (c.target?.chassisNr === undefined) target().chassisNr = String(idx);
+        if (c.target?.chassisNr === undefined) targetOf(c).chassisNr = String(idx);
         break;
       case 'pcie-root-port':
-        if (c.target?.chassis === undefined) target().chassis = String(idx);
-        if (c.target?.port === undefined) target().port = `0x${hex((addr.slot << 3) + addr.function)}`;
+        if (c.target?.chassis === undefined) targetOf(c).chassis = String(idx);
+        if (c.target?.port === undefined) targetOf(c).port = `0x${hex((addr.slot << 3) + addr.function)}`;
         break;
       case 'pcie-switch-downstream-port':
-        if (c.target?.chassis === undefined) target().chassis = String(idx);
-        if (c.target?.port === undefined) target().port = `0x${hex(addr.slot)}`;
+        if (c.target?.chassis === undefined) targetOf(c).chassis = String(idx);
+        if (c.target?.port === undefined) targetOf(c).port = `0x${hex(addr.slot)}`;
         break;
       case 'pci-expander-bus':
       case 'pcie-expander-bus':
@@ -957,17 +1019,17 @@ function controllerDefaults(def: DomainDraft, caps: AddressCaps): void {
             throw new VirtError(
               'CONFIG_UNSUPPORTED',
               `No free busNr lower than current lowest busNr is available to auto-assign to bus ${addr.bus}. Must be manually assigned`,
-              `${path}/target/@busNr`,
+              `${devicePath('controller', i)}/target/@busNr`,
             );
           }
-          target().busNr = String(busNr);
+          targetOf(c).busNr = String(busNr);
         }
         break;
     }
     // libvirt writes these options as numbers: chassisNr, chassis, busNr and index in decimal, port in hex.
     const t = c.target as Record<string, string> | undefined;
     if (t) {
-      for (const k of ['chassisNr', 'chassis', 'busNr', 'index'] as const) {
+      for (const k of DECIMAL_TARGET_OPTIONS) {
         const n = num(t[k], 0);
         if (n !== undefined && !Number.isNaN(n) && t[k] !== String(n)) t[k] = String(n);
       }
@@ -978,10 +1040,14 @@ function controllerDefaults(def: DomainDraft, caps: AddressCaps): void {
       throw new VirtError(
         'CONFIG_UNSUPPORTED',
         `PCI controller at index ${idx} (0x${hex(idx, 2)}) has bus='0x${hex(addr.bus, 2)}', but index must be larger than bus`,
-        `${path}/address`,
+        `${devicePath('controller', i)}/address`,
       );
     }
   });
+}
+
+function targetOf(c: Dev): Record<string, string> {
+  return (c.target ??= {}) as Record<string, string>;
 }
 
 /** qemuDomainAssignPCIAddresses */
@@ -995,10 +1061,13 @@ export function assignPciAddresses(def: DomainDraft, data: QemuData | undefined)
   let nbuses = maxIdx + 1;
   const flags = new Map<Dev, number>();
   const sets = flagSetsFor(def, caps);
-  for (const ref of walkDevices(def)) flags.set(ref.dev, deviceConnectFlags(ref.kind, ref.dev, sets));
+  // One walk for the flags and the dry run, another once the dry run added controllers:
+  // the passes write addresses but add no devices.
+  const before = walkDevices(def);
+  for (const ref of before) flags.set(ref.dev, deviceConnectFlags(ref.kind, ref.dev, sets));
 
   if (nbuses > 0) {
-    const dry = createSet({ def, caps, q35, i440fx, flags }, nbuses, true);
+    const dry = createSet({ def, caps, q35, i440fx, flags }, nbuses, true, before);
     chipset(dry);
     if (rootModel(def) === 'pci-root') {
       // Hold back one legacy PCI slot so that a bridge can still be added later.
@@ -1009,9 +1078,10 @@ export function assignPciAddresses(def: DomainDraft, data: QemuData | undefined)
       // Leave one empty hotpluggable root port for a guest whose PCI topology libvirt manages.
       at('/domain/devices', () => dry.set.reserveNext(undefined, PCI.AUTOASSIGN | PCI.PCIE_DEVICE));
     }
+    const present = new Set<number>();
+    for (const c of controllers(def)) if (c.type === 'pci') present.add(pciIndex(c));
     for (let i = 1; i < dry.set.buses.length; i++) {
-      const ctrls = controllers(def);
-      if (ctrls.some((c) => c.type === 'pci' && pciIndex(c) === i)) continue;
+      if (present.has(i)) continue;
       const model = dry.set.buses[i]!.model;
       const cont: Dev = { type: 'pci', index: String(i), model };
       if (!def.devices) (def as { devices: unknown }).devices = {};
@@ -1025,10 +1095,11 @@ export function assignPciAddresses(def: DomainDraft, data: QemuData | undefined)
     nbuses = dry.set.buses.length;
   }
 
-  const real = createSet({ def, caps, q35, i440fx, flags }, nbuses, false);
+  const refs = nbuses > 0 ? walkDevices(def) : before;
+  const real = createSet({ def, caps, q35, i440fx, flags }, nbuses, false, refs);
   chipset(real);
   assignSlots(real);
-  setAllMulti(def);
+  setAllMulti(refs);
   controllerDefaults(def, caps);
 }
 

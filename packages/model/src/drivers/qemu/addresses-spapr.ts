@@ -28,8 +28,9 @@ function formatReg(reg: number): string {
 }
 
 /** qemuDomainAssignSpaprVIOAddress */
-function assignOne(def: DomainDraft, dev: Dev, defaultReg: number, path: string): void {
+function assignOne(def: DomainDraft, dev: Dev, defaultReg: number, kind: string, index: number, many = true): void {
   if (dev.address?.type !== 'spapr-vio') return;
+  const path = devicePath(kind, index, many);
   const userReg = dev.address.reg !== undefined;
   let reg = userReg ? regOf(dev)! : defaultReg;
   const taken = () => walkDevices(def).some((r) => r.dev !== dev && regOf(r.dev) === reg);
@@ -44,19 +45,19 @@ function assignOne(def: DomainDraft, dev: Dev, defaultReg: number, path: string)
 export function assignSpaprVioAddresses(def: DomainDraft): void {
   devs(def, 'interfaces').forEach((net, i) => {
     if (net.model?.type === 'spapr-vlan') net.address = { ...(net.address?.type === 'spapr-vio' ? net.address : {}), type: 'spapr-vio' };
-    assignOne(def, net, VIO_ADDR_NET, devicePath('interface', i));
+    assignOne(def, net, VIO_ADDR_NET, 'interface', i);
   });
   devs(def, 'controllers').forEach((c, i) => {
     if (c.type === 'scsi' && c.model === 'ibmvscsi') c.address = { ...(c.address?.type === 'spapr-vio' ? c.address : {}), type: 'spapr-vio' };
-    assignOne(def, c, VIO_ADDR_SCSI, devicePath('controller', i));
+    assignOne(def, c, VIO_ADDR_SCSI, 'controller', i);
   });
   devs(def, 'serials').forEach((s, i) => {
     if (s.target?.type === 'spapr-vio-serial') s.address = { ...(s.address?.type === 'spapr-vio' ? s.address : {}), type: 'spapr-vio' };
-    assignOne(def, s, VIO_ADDR_SERIAL, devicePath('serial', i));
+    assignOne(def, s, VIO_ADDR_SERIAL, 'serial', i);
   });
   const nvram = single(def, 'nvram');
-  if (nvram) assignOne(def, nvram, VIO_ADDR_NVRAM, devicePath('nvram', 0, false));
-  devs(def, 'tpms').forEach((t, i) => assignOne(def, t, VIO_ADDR_TPM, devicePath('tpm', i)));
+  if (nvram) assignOne(def, nvram, VIO_ADDR_NVRAM, 'nvram', 0, false);
+  devs(def, 'tpms').forEach((t, i) => assignOne(def, t, VIO_ADDR_TPM, 'tpm', i));
 }
 
 export const spaprVioRules: DomainRule<QemuData>[] = [

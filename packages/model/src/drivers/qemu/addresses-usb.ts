@@ -74,23 +74,44 @@ export function portValid(a: Address | undefined): boolean {
   return portPath(a?.port)[0] !== 0;
 }
 
-/** The USB devices in virDomainUSBDeviceDefForeach's order. */
-function usbDevices(def: DomainDraft, withHubs: boolean): Array<{ dev: Dev; path: string }> {
-  const out: Array<{ dev: Dev; path: string }> = [];
-  const add = (kind: string, key: string, pred: (d: Dev) => boolean) =>
-    devs(def, key).forEach((d, i) => {
-      if (pred(d)) out.push({ dev: d, path: devicePath(kind, i) });
-    });
-  if (withHubs) add('hub', 'hubs', (h) => h.type === 'usb');
+/** A USB device met in the walk; its path is only spelled out when asked for. */
+class UsbRef {
+  constructor(
+    readonly dev: Dev,
+    readonly kind: string,
+    readonly index: number,
+  ) {}
+
+  get path(): string {
+    return devicePath(this.kind, this.index);
+  }
+}
+
+/** The kinds virDomainUSBDeviceDefForeach visits, with what makes one a USB device. */
+const USB_KINDS: ReadonlyArray<readonly [kind: string, key: string, isUsb: (d: Dev) => boolean]> = [
   // A hostdev behind <interface type='hostdev'> comes first, as libvirt lists it first among hostdevs.
-  add('interface', 'interfaces', (n) => n.type === 'hostdev' && n.source?.address?.type === 'usb');
-  add('hostdev', 'hostdevs', (h) => h.type === 'usb');
-  add('disk', 'disks', (d) => d.target?.bus === 'usb');
-  add('controller', 'controllers', (c) => c.type === 'ccid');
-  add('input', 'inputs', (d) => d.bus === 'usb');
-  add('serial', 'serials', (s) => s.target?.type === 'usb-serial');
-  add('sound', 'sounds', (s) => s.model === 'usb');
-  add('redirdev', 'redirdevs', (r) => r.bus === 'usb');
+  ['interface', 'interfaces', (n) => n.type === 'hostdev' && n.source?.address?.type === 'usb'],
+  ['hostdev', 'hostdevs', (h) => h.type === 'usb'],
+  ['disk', 'disks', (d) => d.target?.bus === 'usb'],
+  ['controller', 'controllers', (c) => c.type === 'ccid'],
+  ['input', 'inputs', (d) => d.bus === 'usb'],
+  ['serial', 'serials', (s) => s.target?.type === 'usb-serial'],
+  ['sound', 'sounds', (s) => s.model === 'usb'],
+  ['redirdev', 'redirdevs', (r) => r.bus === 'usb'],
+];
+const USB_HUBS: (typeof USB_KINDS)[number] = ['hub', 'hubs', (h) => h.type === 'usb'];
+
+function addUsb(out: UsbRef[], def: DomainDraft, [kind, key, isUsb]: (typeof USB_KINDS)[number]): void {
+  const list = devs(def, key);
+  for (let i = 0; i < list.length; i++) if (isUsb(list[i]!)) out.push(new UsbRef(list[i]!, kind, i));
+}
+
+/** The USB devices in virDomainUSBDeviceDefForeach's order. */
+function usbDevices(def: DomainDraft, withHubs: boolean): UsbRef[] {
+  const out: UsbRef[] = [];
+  if (!def.devices) return out;
+  if (withHubs) addUsb(out, def, USB_HUBS);
+  for (let k = 0; k < USB_KINDS.length; k++) addUsb(out, def, USB_KINDS[k]!);
   return out;
 }
 

@@ -217,11 +217,31 @@ function x86DefaultCPU(binaryArch: string, machine: string): string | undefined 
 /** libvirt's domain type for an accelerator's list in the guest caps (virQEMUCapsGetAccel's inverse). */
 const ACCEL_DOMAIN = { kvm: 'kvm', hvf: 'hvf', tcg: 'qemu' } as const;
 
-export function createQemuData(caps: Capabilities, def: DomainDef, config: QemuConfig = DEFAULT_QEMU_CONFIG): QemuData {
-  const arch = def.os?.type?.arch ?? caps.host.arch;
-  const guest = guestOf(caps, def);
-  const binaryArch = guest?.arch ?? arch;
-  const accel = def.type === 'kvm' ? 'kvm' : def.type === 'hvf' ? 'hvf' : 'tcg';
+/** What a parse's data takes from the capabilities alone: the same for every domain of one binary and accelerator. */
+type BinaryData = Omit<QemuData, 'arch' | 'config'>;
+
+/**
+ * libvirt keeps one qemuCaps per emulator binary (virQEMUCapsCache) and every
+ * parse borrows it; the derived flags, machine lists and lookups here are
+ * likewise computed once per capabilities object, binary and accelerator —
+ * never per document.
+ */
+const binaryCache = new WeakMap<Capabilities, Map<GuestCaps | string, Map<string, QemuData>>>();
+
+/** The data for the default qemu.conf, made once per capabilities, binary, accelerator and guest arch. */
+function sharedData(caps: Capabilities, guest: GuestCaps | undefined, binaryArch: string, accel: QemuData['accel'], arch: string): QemuData {
+  let perCaps = binaryCache.get(caps);
+  if (!perCaps) binaryCache.set(caps, (perCaps = new Map()));
+  const guestKey = guest ?? binaryArch;
+  let perGuest = perCaps.get(guestKey);
+  if (!perGuest) perCaps.set(guestKey, (perGuest = new Map()));
+  const key = `${binaryArch}\0${accel}\0${arch}`;
+  let data = perGuest.get(key);
+  if (!data) perGuest.set(key, (data = { ...computeBinaryData(caps, guest, binaryArch, accel), arch, config: DEFAULT_QEMU_CONFIG }));
+  return data;
+}
+
+function computeBinaryData(caps: Capabilities, guest: GuestCaps | undefined, binaryArch: string, accel: QemuData['accel']): BinaryData {
   // The binary's own flags when the caps carry them (read from libvirt's caps cache), else the assumed list.
   const flags: ReadonlySet<string> = guest?.qemuFlags ? new Set(guest.qemuFlags) : flagsFor(binaryArch);
   const versioned = (m: MachineType) => m.canonical ?? m.name;
@@ -243,30 +263,39 @@ export function createQemuData(caps: Capabilities, def: DomainDef, config: QemuC
   }
   const cpuNames = new Set(caps.cpuModels.map((c) => c.name));
   const cpuKnown = (name: string) => caps.cpuModels.length === 0 || cpuNames.has(name);
+  // The first machine of each name that is an alias (canonical set), and that is not.
+  const aliases = new Map<string, MachineType>();
+  const plain = new Map<string, MachineType>();
+  for (const m of machines) {
+    const byName = m.canonical !== undefined ? aliases : plain;
+    if (!byName.has(m.name)) byName.set(m.name, m);
+  }
+  const defaultCPUs = new Map<string, string | undefined>();
+  const machineDefaultCPU = (name: string): string | undefined => {
+    const m = plain.get(name);
+    if (!m) return undefined;
+    // The caps cache records each machine's default CPU; QEMU's listings do not, so it is inferred.
+    if (accelMachines !== undefined) return m.defaultCPU;
+    if (m.defaultCPU !== undefined) return m.defaultCPU;
+    if (!isX86(binaryArch)) return undefined;
+    const model = x86DefaultCPU(binaryArch, name);
+    return model !== undefined && cpuKnown(model) ? model : undefined;
+  };
   return {
     caps,
     guest,
-    arch,
     binaryArch,
     accel,
     flags,
-    config,
     has: (flag) => flags.has(flag),
     machines,
     preferredMachine: preferred ? versioned(preferred) : undefined,
-    canonicalMachine: (name) => {
-      const m = machines.find((x) => x.name === name && x.canonical !== undefined);
-      return m?.canonical;
-    },
+    canonicalMachine: (name) => aliases.get(name)?.canonical,
     machineDefaultCPU: (name) => {
-      const m = machines.find((x) => x.name === name && x.canonical === undefined);
-      if (!m) return undefined;
-      // The caps cache records each machine's default CPU; QEMU's listings do not, so it is inferred.
-      if (accelMachines !== undefined) return m.defaultCPU;
-      if (m.defaultCPU !== undefined) return m.defaultCPU;
-      if (!isX86(binaryArch)) return undefined;
-      const model = x86DefaultCPU(binaryArch, name);
-      return model !== undefined && cpuKnown(model) ? model : undefined;
+      if (defaultCPUs.has(name)) return defaultCPUs.get(name);
+      const cpu = machineDefaultCPU(name);
+      defaultCPUs.set(name, cpu);
+      return cpu;
     },
     // TCG emulates GICv2 and GICv3; what KVM offers depends on the host's kernel, which the caps do not record.
     supportsGIC: (version) => isARM(binaryArch) && accel === 'tcg' && (version === '2' || version === '3'),
@@ -281,4 +310,13 @@ export function createQemuData(caps: Capabilities, def: DomainDef, config: QemuC
         }
       : {}),
   };
+}
+
+export function createQemuData(caps: Capabilities, def: DomainDef, config: QemuConfig = DEFAULT_QEMU_CONFIG): QemuData {
+  const arch = def.os?.type?.arch ?? caps.host.arch;
+  const guest = guestOf(caps, def);
+  const binaryArch = guest?.arch ?? arch;
+  const accel = def.type === 'kvm' ? 'kvm' : def.type === 'hvf' ? 'hvf' : 'tcg';
+  if (config === DEFAULT_QEMU_CONFIG) return sharedData(caps, guest, binaryArch, accel, arch);
+  return { ...computeBinaryData(caps, guest, binaryArch, accel), arch, config };
 }

@@ -32,14 +32,15 @@ interface Encrypted {
   engine?: string;
 }
 
+function fill(enc: Encrypted | undefined): void {
+  if (enc && (enc.engine === undefined || enc.engine === 'default')) enc.engine = 'qemu';
+}
+
 const diskEncryptionEngine = deviceRule<QemuData, 'disk'>(
   ['disk'],
   'disk-encryption-engine',
   "QEMU decrypts the images itself, so an <encryption> without an engine gets engine='qemu' on every layer of the chain",
   (disk) => {
-    const fill = (enc: Encrypted | undefined) => {
-      if (enc && (enc.engine === undefined || enc.engine === 'default')) enc.engine = 'qemu';
-    };
     // The top image: <encryption> is read either as a disk child or inside <source>.
     fill(disk.encryption);
     fill(disk.source?.encryption);

@@ -36,50 +36,72 @@ function q35UsbModel(data: QemuData): string | undefined {
   return undefined;
 }
 
+/** The plans are shared constants (the rules below ask for one each): one per variant. */
+const BASE: Plan = { usb: true, sata: false, pciRoot: false, pcieRoot: false, memballoon: true, usbInputs: false, panic: false };
+const variants = new Map<string, Plan>();
+
+function variant(change: Partial<Plan>): Plan {
+  const key = JSON.stringify(change);
+  let plan = variants.get(key);
+  if (!plan) variants.set(key, (plan = Object.freeze({ ...BASE, ...change })));
+  return plan;
+}
+
+const ISAPC = variant({ usb: false });
+const I440FX = variant({ pciRoot: true });
+const X86_OTHER = variant({});
+/** The q35 plan depends on the binary's USB controllers only: one per driver data. */
+const q35Plans = new WeakMap<QemuData, Plan>();
+
+function q35Plan(data: QemuData): Plan {
+  let plan = q35Plans.get(data);
+  if (!plan) {
+    const model = q35UsbModel(data);
+    q35Plans.set(data, (plan = { ...BASE, usb: model !== undefined, ...(model ? { usbModel: model } : {}), pcieRoot: true, sata: true }));
+  }
+  return plan;
+}
+
 export function defaultDevicePlan(def: DomainDef, data: QemuData): Plan {
   const arch = def.os?.type?.arch;
   const machine = def.os?.type?.machine ?? '';
-  const base: Plan = { usb: true, sata: false, pciRoot: false, pcieRoot: false, memballoon: true, usbInputs: false, panic: false };
   switch (arch) {
     case 'i686':
     case 'x86_64': {
-      if (machine === 'isapc') return { ...base, usb: false };
-      if (isQ35(def)) {
-        const model = q35UsbModel(data);
-        return { ...base, usb: model !== undefined, ...(model ? { usbModel: model } : {}), pcieRoot: true, sata: true };
-      }
-      return { ...base, pciRoot: isI440fx(def) };
+      if (machine === 'isapc') return ISAPC;
+      if (isQ35(def)) return q35Plan(data);
+      return isI440fx(def) ? I440FX : X86_OTHER;
     }
     case 'armv6l':
-      return { ...base, usb: false, memballoon: false, pciRoot: machine === 'versatilepb' };
+      return variant({ usb: false, memballoon: false, pciRoot: machine === 'versatilepb' });
     case 'armv7l':
     case 'aarch64':
-      return { ...base, usb: false, memballoon: false, pcieRoot: isARMVirt(def) && data.has('gpex-pcihost') };
+      return variant({ usb: false, memballoon: false, pcieRoot: isARMVirt(def) && data.has('gpex-pcihost') });
     case 'ppc64':
     case 'ppc64le':
-      return { ...base, pciRoot: true, usbInputs: true, panic: isPSeries(def) };
+      return variant({ pciRoot: true, usbInputs: true, panic: isPSeries(def) });
     case 'alpha':
     case 'ppc':
     case 'ppcemb':
     case 'sh4':
     case 'sh4eb':
     case 'sparc64':
-      return { ...base, pciRoot: true };
+      return variant({ pciRoot: true });
     case 'riscv32':
     case 'riscv64':
-      return { ...base, usb: false, pcieRoot: isRISCVVirt(def) && data.has('gpex-pcihost') };
+      return variant({ usb: false, pcieRoot: isRISCVVirt(def) && data.has('gpex-pcihost') });
     case 's390':
     case 's390x':
-      return { ...base, usb: false, panic: true, pciRoot: data.has('zpci') };
+      return variant({ usb: false, panic: true, pciRoot: data.has('zpci') });
     case 'sparc':
-      return { ...base, usb: false, memballoon: false };
+      return variant({ usb: false, memballoon: false });
     case 'mips':
     case 'mipsel':
     case 'mips64':
     case 'mips64el':
-      return { ...base, pciRoot: isMipsMalta(def) };
+      return variant({ pciRoot: isMipsMalta(def) });
     default:
-      return base;
+      return BASE;
   }
 }
 

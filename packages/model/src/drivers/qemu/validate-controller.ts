@@ -80,17 +80,13 @@ function pci(c: ControllerDef, def: DomainDef, ctx: Ctx<QemuData>, p: string): v
   const modelName = c.modelName?.name;
   const t = c.target;
   const shown = modelName ?? 'none';
-  const notValid = (option: string, at: string) =>
-    unsupported(`Option '${option}' is not valid for PCI controller with index '${idx}', model '${model}' and modelName '${shown}'`, at);
-  const badValue = (option: string, at: string) =>
-    unsupported(`Option '${option}' has invalid value for PCI controller with index '${idx}', model '${model}' and modelName '${shown}'`, at);
   const pseries = isPSeries(def);
   const phb = modelName === 'spapr-pci-host-bridge';
   // modelName
   if (modelName !== undefined) {
-    if (model === 'pcie-root' || (model === 'pci-root' && !pseries)) notValid('modelName', `${p}/model/@name`);
+    if (model === 'pcie-root' || (model === 'pci-root' && !pseries)) optionError('is not valid', idx, model, shown, 'modelName', `${p}/model/@name`);
     const ok = model === 'pci-root' ? phb : spec.names.includes(modelName);
-    if (!ok) badValue('modelName', `${p}/model/@name`);
+    if (!ok) optionError('has invalid value', idx, model, shown, 'modelName', `${p}/model/@name`);
   }
   // index
   if (model === 'pci-root' || model === 'pcie-root') {
@@ -99,7 +95,7 @@ function pci(c: ControllerDef, def: DomainDef, ctx: Ctx<QemuData>, p: string): v
     unsupported(`Index for '${model}' controllers must be > 0`, `${p}/@index`);
   }
   // targetIndex
-  if (t?.index !== undefined && !(model === 'pci-root' && phb)) notValid('targetIndex', `${p}/target/@index`);
+  if (t?.index !== undefined && !(model === 'pci-root' && phb)) optionError('is not valid', idx, model, shown, 'targetIndex', `${p}/target/@index`);
   // pcihole64
   const hole = c.pcihole64;
   if (hole !== undefined) {
@@ -107,21 +103,21 @@ function pci(c: ControllerDef, def: DomainDef, ctx: Ctx<QemuData>, p: string): v
       const fits = model === 'pci-root' ? isI440FX(def) : isQ35(def);
       if (!fits) unsupported(`Setting the 64-bit PCI hole size is not supported for machine '${machineName(def, ctx)}'`, `${p}/pcihole64`);
     } else {
-      notValid('pcihole64', `${p}/pcihole64`);
+      optionError('is not valid', idx, model, shown, 'pcihole64', `${p}/pcihole64`);
     }
   }
   // busNr
-  if (t?.busNr !== undefined && model !== 'pci-expander-bus' && model !== 'pcie-expander-bus') notValid('busNr', `${p}/target/@busNr`);
+  if (t?.busNr !== undefined && model !== 'pci-expander-bus' && model !== 'pcie-expander-bus') optionError('is not valid', idx, model, shown, 'busNr', `${p}/target/@busNr`);
   // numaNode
   if (t?.node !== undefined && model !== 'pci-expander-bus' && model !== 'pcie-expander-bus') {
-    if (!(model === 'pci-root' && phb && num(t.index) !== 0)) notValid('numaNode', `${p}/target/node`);
+    if (!(model === 'pci-root' && phb && num(t.index) !== 0)) optionError('is not valid', idx, model, shown, 'numaNode', `${p}/target/node`);
   }
   // chassisNr
-  if (t?.chassisNr !== undefined && model !== 'pci-bridge') notValid('chassisNr', `${p}/target/@chassisNr`);
+  if (t?.chassisNr !== undefined && model !== 'pci-bridge') optionError('is not valid', idx, model, shown, 'chassisNr', `${p}/target/@chassisNr`);
   // chassis, port
   if (model !== 'pcie-root-port' && model !== 'pcie-switch-downstream-port') {
-    if (t?.chassis !== undefined) notValid('chassis', `${p}/target/@chassis`);
-    if (t?.port !== undefined) notValid('port', `${p}/target/@port`);
+    if (t?.chassis !== undefined) optionError('is not valid', idx, model, shown, 'chassis', `${p}/target/@chassis`);
+    if (t?.port !== undefined) optionError('is not valid', idx, model, shown, 'port', `${p}/target/@port`);
   }
   // hotplug
   if (t?.hotplug !== undefined) {
@@ -131,12 +127,17 @@ function pci(c: ControllerDef, def: DomainDef, ctx: Ctx<QemuData>, p: string): v
     } else if (model === 'pcie-root-port' || model === 'pcie-switch-downstream-port') {
       if (!has('pcie-root-port.hotplug')) unsupported(`setting the 'hotplug' property on a '${shown}' device is not supported by this QEMU binary`, at);
     } else {
-      notValid('hotplug', at);
+      optionError('is not valid', idx, model, shown, 'hotplug', at);
     }
   }
   // QEMU device availability
   const flag = modelName !== undefined ? spec.flags[modelName] : undefined;
   if (flag !== undefined && !has(flag)) unsupported(`The '${modelName}' device is not supported by this QEMU binary`, `${p}/model/@name`);
+}
+
+/** libvirt's "Option '...' is not valid / has invalid value for PCI controller ..." */
+function optionError(what: string, idx: number, model: string, shown: string, option: string, at: string): never {
+  unsupported(`Option '${option}' ${what} for PCI controller with index '${idx}', model '${model}' and modelName '${shown}'`, at);
 }
 
 /** qemuValidateDomainDeviceDefController. */

@@ -65,10 +65,21 @@ export function unsupported(detail: string, path: string): never {
 /** An unsigned number as libvirt reads it (decimal, or 0x-prefixed hex); undefined if absent or not a number. */
 export function num(s: string | undefined): number | undefined {
   if (s === undefined) return undefined;
+  if (allDigits(s)) return Number(s);
   const t = s.trim();
   if (/^\+?\d+$/.test(t)) return Number(t);
   if (/^0x[0-9a-f]+$/i.test(t)) return Number.parseInt(t.slice(2), 16);
   return undefined;
+}
+
+/** Plain decimal digits only: the common spelling, read without a regular expression. */
+function allDigits(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 /** A scaled size in KiB (default unit KiB), rounded up as libvirt stores it; undefined when absent or unreadable. */

@@ -21,22 +21,23 @@ export const diskOrder = domainRule(
   (def) => {
     const disks = def.devices?.disks;
     if (!disks || disks.length < 2) return;
-    const ordered: typeof disks = [];
-    for (const disk of disks) {
-      const bus = disk.target?.bus;
-      const dst = disk.target?.dev;
+    // Each target name's index once, not once per comparison.
+    const nameIndex = disks.map((d) => (d.target?.dev !== undefined ? diskNameIndex(d.target.dev) : 0));
+    const ordered: number[] = [];
+    for (let k = 0; k < disks.length; k++) {
+      const bus = disks[k]!.target?.bus;
+      const hasDst = disks[k]!.target?.dev !== undefined;
       let insertAt = -1;
       for (let i = ordered.length - 1; i >= 0; i--) {
-        const cur = ordered[i]!;
+        const cur = disks[ordered[i]!]!;
         if (cur.target?.bus !== bus) continue;
-        const curDst = cur.target?.dev;
-        if (curDst !== undefined && dst !== undefined && diskNameIndex(curDst) > diskNameIndex(dst)) insertAt = i;
+        if (cur.target?.dev !== undefined && hasDst && nameIndex[ordered[i]!]! > nameIndex[k]!) insertAt = i;
         else if (insertAt === -1) insertAt = i + 1;
       }
-      if (insertAt === -1) ordered.push(disk);
-      else ordered.splice(insertAt, 0, disk);
+      if (insertAt === -1) ordered.push(k);
+      else ordered.splice(insertAt, 0, k);
     }
-    if (ordered.some((d, i) => d !== disks[i])) def.devices!.disks = ordered;
+    if (ordered.some((k, i) => k !== i)) def.devices!.disks = ordered.map((k) => disks[k]!);
   },
 );
 

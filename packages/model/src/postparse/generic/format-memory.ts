@@ -81,6 +81,16 @@ export const formatMemoryTuning = domainRule(
   },
 );
 
+/** A disk's (or backing layer's) metadata cache size in bytes; 0 is none. */
+function cache(holder: { metadataCache?: { maxSize?: Scaled } } | undefined): void {
+  const ms = holder?.metadataCache?.maxSize;
+  if (!ms) return;
+  const bytes = scaledBytes(ms.text, ms.unit, 1n);
+  if (bytes === undefined) return;
+  if (bytes === 0n) delete holder!.metadataCache;
+  else holder!.metadataCache!.maxSize = { unit: 'bytes', text: String(bytes) };
+}
+
 export const formatDeviceSizes = domainRule(
   'format-device-sizes',
   "libvirt writes a PCI root's 64-bit hole in KiB, a disk's metadata cache in bytes and a shared memory device's size in MiB, with its model (ivshmem unless told)",
@@ -91,14 +101,6 @@ export const formatDeviceSizes = domainRule(
       const bytes = scaledBytes(hole.text, hole.unit, 1024n);
       if (bytes !== undefined) c.pcihole64 = { unit: 'KiB', text: String(divUp(bytes, 1024n)) };
     }
-    const cache = (holder: { metadataCache?: { maxSize?: Scaled } } | undefined) => {
-      const ms = holder?.metadataCache?.maxSize;
-      if (!ms) return;
-      const bytes = scaledBytes(ms.text, ms.unit, 1n);
-      if (bytes === undefined) return;
-      if (bytes === 0n) delete holder!.metadataCache;
-      else holder!.metadataCache!.maxSize = { unit: 'bytes', text: String(bytes) };
-    };
     for (const d of def.devices?.disks ?? []) {
       cache(d.driver as { metadataCache?: { maxSize?: Scaled } } | undefined);
       let bs = d.backingStore as { format?: { metadataCache?: { maxSize?: Scaled } }; backingStore?: unknown } | undefined;

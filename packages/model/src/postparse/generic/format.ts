@@ -13,7 +13,7 @@ import type { Draft } from 'immer';
 import type { DomainDef } from '../../domain/types.ts';
 import { toUInt, toULongLong } from '../../domain/rules/xmlprop.ts';
 import { domainRule } from '../rules.ts';
-import { deviceKey, listDevices } from '../devices.ts';
+import { eachDevice } from '../devices.ts';
 
 type Def = Draft<DomainDef>;
 type Obj = Record<string, unknown>;
@@ -29,24 +29,43 @@ function big(v: unknown, base: 0 | 10 | 16): bigint | undefined {
 
 const hex = (x: number | bigint, width = 0) => x.toString(16).padStart(width, '0');
 
-/** Every device of the definition, as mutable objects. */
-function devices(def: Def): Obj[] {
-  const out: Obj[] = [];
-  const devs = def.devices as Record<string, unknown> | undefined;
-  if (!devs) return out;
-  for (const ref of listDevices(def as DomainDef)) {
-    const { key, many } = deviceKey(ref.kind);
-    const v = devs[key];
-    const d = many ? (v as Obj[])[ref.index] : (v as Obj);
-    if (d && typeof d === 'object') out.push(d);
-  }
-  return out;
+function formatAddressOf(dev: Obj): void {
+  if (!dev || typeof dev !== 'object') return;
+  const a = dev['address'] as Obj | undefined;
+  if (a && typeof a === 'object') formatDeviceAddress(a);
+}
+
+function upperLoadparm(dev: Obj): void {
+  if (!dev || typeof dev !== 'object') return;
+  const boot = dev['boot'] as { loadparm?: string } | undefined;
+  if (boot?.loadparm !== undefined) boot.loadparm = boot.loadparm.toUpperCase();
 }
 
 /** Replaces an object's own keys (but $unknown) by `fields`, keeping the object. */
-function rewrite(o: Obj, fields: Record<string, string | undefined>, keep: readonly string[] = []): void {
+function rewrite(o: Obj, fields: Record<string, string | undefined>, keep: readonly string[] = NONE): void {
+  if (spelledAs(o, fields, keep)) return;
   for (const k of Object.keys(o)) if (k !== '$unknown' && !keep.includes(k)) delete o[k];
   for (const [k, v] of Object.entries(fields)) if (v !== undefined) o[k] = v;
+}
+
+const NONE: readonly string[] = [];
+
+/**
+ * Whether `o` already holds exactly `fields` (besides $unknown and `keep`):
+ * then a rewrite would change nothing but the order of its keys, which no
+ * writer reads. Addresses assigned by a driver are mostly in this state.
+ */
+function spelledAs(o: Obj, fields: Record<string, string | undefined>, keep: readonly string[]): boolean {
+  let have = 0;
+  for (const k in o) {
+    if (k === '$unknown' || (keep.length !== 0 && keep.includes(k))) continue;
+    const v = fields[k];
+    if (v === undefined || v !== o[k]) return false;
+    have++;
+  }
+  let want = 0;
+  for (const k in fields) if (fields[k] !== undefined) want++;
+  return have === want;
 }
 
 /** virDomainUSBAddressPortFormatBuf: the port's levels up to the first 0, dot-separated. */
@@ -66,11 +85,18 @@ export function formatDeviceAddress(a: Obj): void {
   const type = a['type'] as string | undefined;
   switch (type) {
     case 'pci': {
-      const [d, b, s, f] = (['domain', 'bus', 'slot', 'function'] as const).map((k) => n(a[k], 0)) as [number, number, number, number];
+      const d = n(a['domain'], 0);
+      const b = n(a['bus'], 0);
+      const s = n(a['slot'], 0);
+      const f = n(a['function'], 0);
       const multi = a['multifunction'] as string | undefined;
       const zpci = a['zpci'] as { uid?: string; fid?: string } | undefined;
-      const full = d || b || s ? { domain: `0x${hex(d, 4)}`, bus: `0x${hex(b, 2)}`, slot: `0x${hex(s, 2)}`, function: `0x${f}` } : {};
-      rewrite(a, { type, ...full, multifunction: multi });
+      rewrite(
+        a,
+        d || b || s
+          ? { type, domain: `0x${hex(d, 4)}`, bus: `0x${hex(b, 2)}`, slot: `0x${hex(s, 2)}`, function: `0x${f}`, multifunction: multi }
+          : { type, multifunction: multi },
+      );
       if (zpci && (zpci.uid !== undefined || zpci.fid !== undefined)) {
         a['zpci'] = { uid: `0x${hex(n(zpci.uid, 0), 4)}`, fid: `0x${hex(n(zpci.fid, 0), 8)}` };
       }
@@ -146,10 +172,7 @@ export const formatAddresses = domainRule(
   'format-addresses',
   "libvirt reads device addresses as numbers and writes them in one spelling: PCI fields in hex (an all-zero PCI address as none), drive, virtio-serial and CCID fields in decimal with every field, CCW and s390 zPCI ids in hex",
   (def) => {
-    for (const dev of devices(def)) {
-      const a = dev['address'] as Obj | undefined;
-      if (a && typeof a === 'object') formatDeviceAddress(a);
-    }
+    eachDevice(def as DomainDef, formatAddressOf);
     for (const h of (def.devices?.hostdevs ?? []) as Obj[]) {
       if ((h['mode'] ?? 'subsystem') !== 'subsystem') continue;
       hostdevSourceAddress(h['type'] as string | undefined, h['source'] as Obj | undefined, 'address', false);
@@ -207,6 +230,8 @@ export const formatCpu = domainRule(
 
 /** virDomainNetModel, matched ignoring case (virDomainNetSetModelString); `unknown` is no model. */
 const NET_MODELS = ['unknown', 'netfront', 'rtl8139', 'virtio', 'e1000', 'e1000e', 'virtio-transitional', 'virtio-non-transitional', 'usb-net', 'spapr-vlan', 'lan9118', 'scm91c111', 'vlance', 'vmxnet', 'vmxnet2', 'vmxnet3', 'Am79C970A', 'Am79C973', '82540EM', '82545EM', '82543GC'];
+/** The same, by lower-case name. */
+const NET_MODEL_BY_LOWER = new Map(NET_MODELS.map((m) => [m.toLowerCase(), m]));
 const VIRTIO_NET = ['virtio', 'virtio-transitional', 'virtio-non-transitional'];
 /** Interface types whose <filterref> libvirt reads (virDomainNetDefParseXML's parse_filterref). */
 const FILTERREF_TYPES = ['network', 'bridge', 'ethernet'];
@@ -218,7 +243,7 @@ export const formatInterfaces = domainRule(
     for (const net of def.devices?.interfaces ?? []) {
       const model = net.model?.type;
       if (model !== undefined) {
-        const known = NET_MODELS.find((m) => m.toLowerCase() === model.toLowerCase());
+        const known = NET_MODEL_BY_LOWER.get(model.toLowerCase());
         if (known === 'unknown') delete net.model;
         else if (known !== undefined) net.model!.type = known;
       }
@@ -268,10 +293,7 @@ export const formatBootLoadparm = domainRule(
   'format-boot-loadparm',
   "libvirt stores an s390 boot loadparm in upper case (virDomainDeviceBootParseXML)",
   (def) => {
-    for (const dev of devices(def)) {
-      const boot = dev['boot'] as { loadparm?: string } | undefined;
-      if (boot?.loadparm !== undefined) boot.loadparm = boot.loadparm.toUpperCase();
-    }
+    eachDevice(def as DomainDef, upperLoadparm);
   },
 );
 

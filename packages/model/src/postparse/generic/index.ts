@@ -21,6 +21,22 @@ import { formatDeviceSizes, formatFeatures, formatMemoryTuning, formatNuma, form
 
 /** The parse-time context a whole-draft rule expects, from the post-parse context. */
 export function parseContextOf(ctx: Ctx<unknown>): ParseContext {
+  // One per post-parse run: every generic rule of the run reads the same settings.
+  // The runner's context has a slot for it; any other context is looked up.
+  const slot = ctx as { parseContext?: ParseContext };
+  if (slot.parseContext !== undefined) return slot.parseContext;
+  let pc = parseContexts.get(ctx);
+  if (!pc) {
+    pc = makeParseContext(ctx);
+    if ('parseContext' in ctx) slot.parseContext = pc;
+    else parseContexts.set(ctx, pc);
+  }
+  return pc;
+}
+
+const parseContexts = new WeakMap<Ctx<unknown>, ParseContext>();
+
+function makeParseContext(ctx: Ctx<unknown>): ParseContext {
   return {
     random: ctx.random,
     inactive: ctx.flags.inactive,
@@ -64,6 +80,15 @@ export const genericEarly: DomainRule[] = [diskOrder, ...rules(postParseRules.ea
 // The checks of unknown disk names and SCSI address clashes look at disks before their addresses are filled.
 const [chardevPortsRule, videoDefaultsRule, devicePostParseChecksRule] = rules(postParseRules.device);
 export const genericDevice: DomainRule[] = [devicePostParseChecksRule!, genericDiskDefaults, hostdevDefaults, rngVsockMemoryDefaults, filesystemAccessmode, chardevPortsRule!, videoDefaultsRule!];
+/**
+ * The same pass again for the devices post-parsed a second time (the primary
+ * video, the first serial, model-less SCSI controllers): the rules about
+ * other kinds (disks, host devices, RNG/vsock/memory, filesystems) only fill
+ * what is still unset, so a second run of theirs changes nothing and is left
+ * out when no provenance is recorded. With provenance the whole pass runs, so
+ * that what is recorded stays the same.
+ */
+export const genericDeviceAgain: DomainRule[] = [devicePostParseChecksRule!, chardevPortsRule!, videoDefaultsRule!];
 /** After every device (virDomainDefPostParseCommon). */
 const common = rules(postParseRules.common);
 export const genericCommon: DomainRule[] = [...common.slice(0, 6), implicitVideo, common[6]!, metadataNamespaces, ...common.slice(7)];
