@@ -36,7 +36,7 @@ function pct(sorted: readonly number[], p: number): number {
 
 export async function pipelineBench(): Promise<void> {
   const servers = await startServers();
-  const procs = await Promise.all(Array.from({ length: PROCS }, () => spawnParser(servers, { VIRTFLOW_CONCURRENCY: '32', VIRTFLOW_LOCK_MS: '30000' })));
+  const procs = await Promise.all(Array.from({ length: PROCS }, () => spawnParser(servers, { VIRTFLOW_CONCURRENCY: '32', VIRTFLOW_LOCK_MS: '30000', VIRTFLOW_STALLED_MS: '30000' })));
   const client = new ParserClient(servers.redisUrl);
   await client.ready();
   let seq = 0;

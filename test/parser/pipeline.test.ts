@@ -160,6 +160,47 @@ describe('parser service: define jobs through the BullMQ pipeline', () => {
     assert.equal(missing.error.path, '/uuid');
   });
 
+  it('detach-device and update-device find the device as libvirt does and append DomainDeviceDetached / DomainDeviceUpdated', async () => {
+    const xml = validXml(40_100).replace('</devices>',
+      `<disk type='file' device='cdrom'><source file='/iso/a.iso'/><target dev='sda' bus='sata'/><readonly/></disk>
+       <disk type='file' device='disk'><source file='/img/data.qcow2'/><target dev='vdb' bus='virtio'/></disk>
+       <interface type='network'><mac address='52:54:00:12:34:56'/><source network='default'/></interface></devices>`);
+    const d = await rig.client.run({ op: 'define', xml });
+    assert.ok(d.ok, d.ok ? '' : d.error.message);
+    const { uuid } = d.value as JobResult;
+
+    const det = await rig.client.run({ op: 'detach-device', uuid, xml: `<disk type='file' device='disk'><target dev='vdb'/></disk>` });
+    assert.ok(det.ok, det.ok ? '' : det.error.message);
+    assert.equal((det.value as JobResult).version, 2);
+    assert.doesNotMatch((det.value as JobResult).xml, /data\.qcow2/);
+    const missing = await rig.client.run({ op: 'detach-device', uuid, xml: `<disk type='file' device='disk'><target dev='vdb'/></disk>` });
+    assert.ok(!missing.ok);
+    assert.deepEqual([missing.error.code, missing.error.message, missing.error.path], ['DEVICE_MISSING', 'device not found: no target device vdb', '/disk/target/@dev']);
+
+    const media = await rig.client.run({ op: 'update-device', uuid, xml: `<disk type='file' device='cdrom'><source file='/iso/b.iso'/><target dev='sda' bus='sata'/><readonly/></disk>` });
+    assert.ok(media.ok, media.ok ? '' : media.error.message);
+    assert.match((media.value as JobResult).xml, /<source file='\/iso\/b\.iso'\/>/);
+    const link = await rig.client.run({ op: 'update-device', uuid, xml: `<interface type='network'><mac address='52:54:00:12:34:56'/><source network='default'/><link state='down'/></interface>` });
+    assert.ok(link.ok, link.ok ? '' : link.error.message);
+    assert.equal((link.value as JobResult).version, 4);
+    const refused = await rig.client.run({ op: 'update-device', uuid, xml: `<controller type='usb' index='0' model='qemu-xhci'/>` });
+    assert.ok(!refused.ok);
+    assert.deepEqual([refused.error.code, refused.error.message], ['OPERATION_UNSUPPORTED', "Operation not supported: persistent update of device 'controller' is not supported"]);
+    const noNic = await rig.client.run({ op: 'detach-device', uuid, xml: `<interface type='network'><mac address='52:54:00:99:99:99'/></interface>` });
+    assert.ok(!noNic.ok);
+    assert.equal(noNic.error.code, 'DEVICE_MISSING');
+
+    const events = await rig.store.events(domainRef(uuid));
+    assert.deepEqual(events.map((e) => e.event.type), ['DomainDefined', 'DomainDeviceDetached', 'DomainDeviceUpdated', 'DomainDeviceUpdated']);
+    const detached = events[1]!.event.data as { path: string; xml: string };
+    assert.equal(detached.path, '/domain/devices/disk[2]');
+    assert.match(detached.xml, /data\.qcow2/, 'the event carries the device as it was');
+    const updated = events[3]!.event.data as { path: string; xml: string; definition: string };
+    assert.match(updated.xml, /<link state='down'\/>/);
+    assert.match(updated.xml, /<model type='rtl8139'\/>/, "the device post-parse gave the incoming interface QEMU's default model");
+    assert.equal((await rig.store.load(domainRef(uuid))).state?.xml, updated.definition);
+  });
+
   it('redefines a defined domain and undefines it, freeing its name', async () => {
     const d = await rig.client.run({ op: 'define', xml: validXml(60_001) });
     assert.ok(d.ok);

@@ -90,24 +90,67 @@ const MAIN = fileURLToPath(new URL('../../services/parser/src/main.ts', import.m
 
 export interface ParserProcess { readonly child: ChildProcess; readonly http: string; readonly exited: Promise<number | null> }
 
-/** services/parser/src/main.ts as its own process on the harness's servers; resolves once it is ready. */
-export async function spawnParser(servers: Servers, env: Readonly<Record<string, string>> = {}): Promise<ParserProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--stages', 'all'], {
-    env: { ...process.env, VIRTFLOW_REDIS_URL: servers.redisUrl, VIRTFLOW_NATS_URL: servers.natsUrl, VIRTFLOW_HTTP_PORT: '0', VIRTFLOW_LOCK_MS: '1000', VIRTFLOW_BACKOFF_MS: '50', VIRTFLOW_CONCURRENCY: '16', ...env },
+/** Every parser process a test started: `killAll()` in an after() hook leaves none running, whatever failed. */
+const spawned = new Set<ChildProcess>();
+
+export async function killAll(): Promise<void> {
+  await Promise.all([...spawned].map((c) => new Promise<void>((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) return resolve();
+    c.once('exit', () => resolve());
+    c.kill('SIGKILL');
+  })));
+  spawned.clear();
+}
+
+/**
+ * services/parser/src/main.ts as its own process on the harness's servers; resolves once it is ready.
+ * Locks live 5 s (renewed every 2.5 s, so a busy event loop on a loaded machine does not lose them)
+ * and the stalled check runs every second: a killed process's jobs go back to work within ~6 s.
+ */
+export async function spawnParser(servers: Servers, env: Readonly<Record<string, string>> = {}, readyMs = 180_000): Promise<ParserProcess> {
+  // VIRTFLOW_PARSER_NODE_ARGS: extra node flags for the child while developing (e.g. --cpu-prof).
+  const nodeArgs = (process.env.VIRTFLOW_PARSER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', MAIN, '--stages', 'all'], {
+    env: {
+      ...process.env, VIRTFLOW_REDIS_URL: servers.redisUrl, VIRTFLOW_NATS_URL: servers.natsUrl, VIRTFLOW_HTTP_PORT: '0',
+      VIRTFLOW_LOCK_MS: '5000', VIRTFLOW_STALLED_MS: '1000', VIRTFLOW_BACKOFF_MS: '50', VIRTFLOW_CONCURRENCY: '16', ...env,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  spawned.add(child);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => (spawned.delete(child), resolve(code))));
   const lines = createInterface({ input: child.stdout! });
+  const log: string[] = [];
   const http = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => (child.kill('SIGKILL'), reject(new Error(`parser not ready within ${readyMs} ms: ${log.slice(-5).join(' | ')}`))), readyMs);
     lines.on('line', (l) => {
+      log.push(l);
+      if (log.length > 50) log.shift();
       try {
         const m = JSON.parse(l) as { msg?: string; http?: string };
-        if (m.msg === 'virtflow-parser ready') resolve(m.http!);
+        if (m.msg === 'virtflow-parser ready') (clearTimeout(timer), resolve(m.http!));
       } catch {
         // not a log line
       }
     });
-    void exited.then((c) => reject(new Error(`parser exited with ${c} before it was ready`)));
+    void exited.then((c) => (clearTimeout(timer), reject(new Error(`parser exited with ${c} before it was ready: ${log.slice(-5).join(' | ')}`))));
   });
   return { child, http, exited };
+}
+
+/**
+ * Waits until `done()` reaches `target`, failing only when it has not moved for `stallMs`:
+ * a loaded machine is slow, a stuck pipeline does not move at all.
+ */
+export async function untilDone(done: () => Promise<number>, target: number, opts: { readonly stallMs?: number; readonly what?: () => Promise<string> } = {}): Promise<void> {
+  const stallMs = opts.stallMs ?? 90_000;
+  let last = -1;
+  let since = Date.now();
+  for (;;) {
+    const n = await done();
+    if (n >= target) return;
+    if (n !== last) (last = n), (since = Date.now());
+    else if (Date.now() - since > stallMs) throw new Error(`no progress for ${stallMs} ms at ${n}/${target}${opts.what ? `: ${await opts.what()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -2,4 +2,5 @@
 export { startParser, stageNames, redisConnection, type ParserOptions, type ParserService, type StageName } from './service.ts';
 export { ParserClient, type DeadEntry, type Outcome } from './client.ts';
 export { jobError, type Enriched, type IntakeData, type StageData, type StageResult } from './wire.ts';
-export { Metrics } from './metrics.ts';
+export { Metrics, type CountsByState } from './metrics.ts';
+export { PolicyLoader, importStages, type PolicyLoaderOptions } from './policy.ts';

@@ -4,12 +4,15 @@
  * /metrics, and on SIGTERM/SIGINT stops taking jobs and lets running ones finish.
  * After a SIGKILL, BullMQ's stalled-job check hands the crashed process's jobs
  * to the next worker once their lock (VIRTFLOW_LOCK_MS) expires.
+ * Policy stages come from VIRTFLOW_POLICY_STAGES (at start) and
+ * VIRTFLOW_POLICY_DIR (watched while running; SIGHUP rescans it): policy.ts.
  */
 import { createServer } from 'node:http';
 import { hostname } from 'node:os';
 import { defaultRegistry } from '@virtflow/model';
 import { ConfigError, EventStore, connectNats, hostCapabilities, loadConfig } from '@virtflow/runtime';
 import { startParser, stageNames, type StageName } from './service.ts';
+import { PolicyLoader } from './policy.ts';
 
 function parseStages(argv: readonly string[], known: readonly StageName[]): readonly StageName[] {
   const i = argv.indexOf('--stages');
@@ -33,22 +36,34 @@ async function main(): Promise<void> {
     console.error(`virtflow-parser: ${e.message}`);
     process.exit(2);
   }
+  const policy = new PolicyLoader(registry, {
+    files: config.policyStages, dir: config.policyDir, pollMs: config.policyPollMs,
+    log: (entry) => console.log(JSON.stringify(entry)),
+  });
+  try {
+    await policy.start();
+  } catch (e) {
+    console.error(`virtflow-parser: VIRTFLOW_POLICY_STAGES: ${(e as Error).message}`);
+    process.exit(2);
+  }
   const nc = await connectNats([...config.natsUrl]);
   const store = await EventStore.open(nc);
   const caps = await hostCapabilities();
   const parser = await startParser({
     redisUrl: config.redisUrl, store, caps, registry, stages, concurrency: config.concurrency,
-    attempts: config.jobAttempts, backoffMs: config.backoffMs, prefix: config.queuePrefix, lockMs: config.lockMs,
+    attempts: config.jobAttempts, backoffMs: config.backoffMs, prefix: config.queuePrefix, lockMs: config.lockMs, stalledMs: config.stalledMs,
   });
   let stopping = false;
   const http = createServer((req, res) => {
     if (req.url === '/healthz') {
       const ok = !stopping && !nc.isClosed() && parser.workers.every((w) => w.isRunning());
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ok, stages, stopping }));
+      res.end(JSON.stringify({ ok, stages, stopping, policy: policy.names }));
     } else if (req.url === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      res.end(parser.metrics.text());
+      parser.metrics.text().then(
+        (text) => res.writeHead(200, { 'content-type': parser.metrics.contentType }).end(text),
+        (e: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(String(e)),
+      );
     } else {
       res.writeHead(404).end();
     }
@@ -61,6 +76,7 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    policy.close();
     console.log(JSON.stringify({ msg: 'virtflow-parser stopping', signal }));
     await parser.close(); // running jobs finish first
     await store.close();
@@ -71,6 +87,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // SIGHUP rescans the policy folder at once (it is also watched and polled).
+  process.on('SIGHUP', () => void policy.reload());
 }
 
 main().catch((e) => {

@@ -9,13 +9,16 @@
  * waits for them (WaitingChildrenError). Resumed, it appends DomainDefined with
  * optimistic concurrency and the name claim (`stored`) and returns
  * `{uuid, version, xml, provenance}`. Child job ids derive from the intake
- * job's, so a retried intake step adds no second flow.
+ * job's, so a retried intake step adds no second flow. A policy stage with no
+ * stages registered passes the post-parse result on by reference (PassOn).
+ * Device operations (attach, detach, update) run in the intake worker alone:
+ * the model's edit on the stored definition, then their event.
  */
 import { FlowProducer, Job, Queue, UnrecoverableError, WaitingChildrenError, Worker, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
-  VirtError, attachDevice, formatDeviceXML, formatDomainXML, isParserOp, readDomain, runPolicyStages, validateJob,
-  defineDomain as postParse, type Capabilities, type DriverRegistry, type JobPayload, type JobResult,
+  VirtError, attachDevice, detachDevice, updateDevice, formatDeviceXML, formatDomainXML, isParserOp, readDomain, runPolicyStages, validateJob,
+  defineDomain as postParse, type Capabilities, type DeviceDef, type DomainDef, type DriverRegistry, type JobPayload, type JobResult, type PostParseOptions, type PostParseResult,
 } from '@virtflow/model';
 import { EventStore, defineDomain, domainRef, isConcurrencyError, queues, undefineDomain } from '@virtflow/runtime';
 import { asStageError, userFailure, type Enriched, type IntakeData, type StageData, type StageResult } from './wire.ts';
@@ -38,6 +41,8 @@ export interface ParserOptions {
   readonly metrics?: Metrics;
   /** How long a job's lock lives; a crashed worker's jobs are taken back after it (BullMQ's stalled check). */
   readonly lockMs?: number;
+  /** How often a worker checks for jobs whose lock expired (default: lockMs). */
+  readonly stalledMs?: number;
 }
 
 export interface ParserService {
@@ -46,6 +51,17 @@ export interface ParserService {
   /** Stops taking jobs; running ones finish first. */
   close(): Promise<void>;
 }
+
+/** The device operations: the model's function and the event it appends. */
+interface DeviceEdit {
+  readonly event: 'DomainDeviceAttached' | 'DomainDeviceDetached' | 'DomainDeviceUpdated';
+  readonly run: (domain: DomainDef, xml: string, opts: PostParseOptions) => PostParseResult<{ readonly domain: DomainDef; readonly device: DeviceDef; readonly path: string }>;
+}
+const DEVICE_EDITS: Readonly<Record<'attach-device' | 'detach-device' | 'update-device', DeviceEdit>> = {
+  'attach-device': { event: 'DomainDeviceAttached', run: attachDevice },
+  'detach-device': { event: 'DomainDeviceDetached', run: detachDevice },
+  'update-device': { event: 'DomainDeviceUpdated', run: updateDevice },
+};
 
 export const redisConnection = (url: string): Redis => new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: false });
 
@@ -69,6 +85,10 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
   const scheduleQueue = new Queue(queues.schedule, { connection, prefix });
   const deadQueue = new Queue(queues.dead, { connection, prefix });
   const flow = new FlowProducer({ connection, prefix });
+  const postparseQueues = new Map(opts.registry.drivers.map((d) => [queues.postparse(d.name), new Queue(queues.postparse(d.name), { connection, prefix })]));
+  // Jobs by state, for /metrics: every queue this service feeds or reads.
+  const watched = [jobsQueue, scheduleQueue, deadQueue, new Queue(queues.policy, { connection, prefix }), ...postparseQueues.values()];
+  metrics.watch(...watched);
   const wanted = new Set(opts.stages === undefined || opts.stages === 'all' ? stageNames(opts.registry) : opts.stages);
   const concurrency = opts.concurrency ?? 16;
   const { store, caps, registry } = opts;
@@ -82,7 +102,10 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
 
   // ---------------------------------------------------------------- intake
   const intake = async (job: Job<IntakeData>, token?: string): Promise<unknown> => {
-    if (job.data.step === 'waiting') return store_(job);
+    // Back after the flow was added: children done (resumed by BullMQ), or — after a crash between
+    // recording the step and waiting (the stalled check hands the job back) — children still running,
+    // in which case it waits for them again.
+    if (job.data.step === 'waiting') return resumeThenStore(job, token);
     const payload = validateJob(job.data.payload);
     if (payload instanceof VirtError) throw userFailure(payload);
     if (!isParserOp(payload.op)) {
@@ -94,14 +117,22 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
       case 'redefine':
         break;
       case 'attach-device':
+      case 'detach-device':
+      case 'update-device': {
+        const edit = DEVICE_EDITS[payload.op];
         // A second try after a crash may find its own event already appended: return it, append nothing.
         if (job.attemptsStarted > 1 || job.attemptsMade > 0) {
-          const done = await alreadyAttached(payload.uuid, job.id!);
+          const done = await alreadyEdited(edit.event, payload.uuid, job.id!);
           if (done) return done;
         }
-        return attach(payload.uuid, payload.xml, job.id!);
+        return editDevice(edit, payload.uuid, payload.xml, job.id!);
+      }
       case 'undefine':
-        return userErrors(async () => ({ uuid: payload.uuid, version: (await undefineDomain(store, payload.uuid, { correlationId: job.id! })).version }));
+        return userErrors(async () => {
+          const { version } = await undefineDomain(store, payload.uuid, { correlationId: job.id! });
+          metrics.eventAppended('DomainUndefined');
+          return { uuid: payload.uuid, version };
+        });
       default:
         throw userFailure(new VirtError('NO_SUPPORT', `operation '${payload.op}' is not implemented by the parser yet`, '/op'));
     }
@@ -111,54 +142,91 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
       const driver = registry.forType(peek.def.type);
       return { xml: formatDomainXML(peek.def), driver: driver.name };
     });
-    await job.updateProgress('parsed');
     const parent = { id: job.id!, queue: job.queueQualifiedName };
     const data = (d: Partial<StageData>): StageData => ({ intake: job.id!, driver: parsed.driver, ...d });
-    await flow.add({
-      name: 'policy', queueName: queues.policy, data: data({}), opts: { ...childOpts, jobId: `${job.id}.policy`, parent },
-      children: [{ name: 'postparse', queueName: queues.postparse(parsed.driver), data: data({ xml: parsed.xml }), opts: { ...childOpts, jobId: `${job.id}.postparse` } }],
-    });
+    // 'parsed' and the flow go to Redis together (one round trip less per job); the step is
+    // recorded only once the flow exists, so a job found at 'waiting' always has its stages.
+    await Promise.all([
+      job.updateProgress('parsed'),
+      flow.add({
+        name: 'policy', queueName: queues.policy, data: data({}), opts: { ...childOpts, jobId: `${job.id}.policy`, parent },
+        children: [{ name: 'postparse', queueName: queues.postparse(parsed.driver), data: data({ xml: parsed.xml }), opts: { ...childOpts, jobId: `${job.id}.postparse` } }],
+      }),
+    ]);
     await job.updateData({ ...job.data, step: 'waiting' });
+    return waitThenStore(job, token);
+  };
+
+  const waitThenStore = async (job: Job<IntakeData>, token: string | undefined): Promise<JobResult> => {
     if (await job.moveToWaitingChildren(token!)) throw new WaitingChildrenError();
     return store_(job);
   };
 
-  const store_ = async (job: Job<IntakeData>): Promise<JobResult> => {
-    const result = await childResult(job);
+  // Usually resumed because the stages are done: their value is read at once (no round trip to
+  // ask whether to wait); with none yet, it waits for them.
+  const resumeThenStore = async (job: Job<IntakeData>, token: string | undefined): Promise<JobResult> => {
+    const values = Object.values(await job.getChildrenValues<StageResult | PassOn>());
+    if (values.length === 1) return store_(job, values[0]!);
+    return waitThenStore(job, token);
+  };
+
+  const store_ = async (job: Job<IntakeData>, value?: StageResult | PassOn): Promise<JobResult> => {
+    const result = await stageResult(job, value);
     if ('error' in result) throw userFailure(VirtError.fromJSON(result.error));
     const e = result.ok;
     const r = await userErrors(async () => {
       // A retried store step after an append that landed: the name is already ours and the
       // same definition is there, nothing more to do. (The name lookup is an indexed read;
-      // the load, a stream scan on nats-server 2.9, runs only then.)
-      if ((await store.nameOwner(e.name)) === e.uuid) {
+      // the load, a stream scan on nats-server 2.9, runs only then.) A new domain's first try
+      // skips the lookup: nothing of it can be stored yet, and should that be wrong, the
+      // append's expected sequence 0 refuses it, and the retry looks.
+      if (!firstStoreOfDefine(job) && (await store.nameOwner(e.name)) === e.uuid) {
         const now = await store.load(domainRef(e.uuid));
         if (now.state?.defined && now.state.xml === e.xml) return { version: now.state.definitionVersion };
       }
-      return defineDomain(store, e, { correlationId: job.id! });
+      const d = await defineDomain(store, e, { correlationId: job.id! });
+      metrics.eventAppended(d.redefined ? 'DomainRedefined' : 'DomainDefined');
+      return d;
     });
     await job.updateProgress('stored');
     return { uuid: e.uuid, version: r.version, xml: e.xml, provenance: e.provenance };
   };
 
-  const attach = async (uuid: string, xml: string, correlationId: string): Promise<JobResult> => {
+  /**
+   * What the stages made of the definition: the policy stage's value, or — when it had no stages
+   * to run and passed the post-parse result on by reference — the post-parse job's own.
+   */
+  const stageResult = async (job: Job<IntakeData>, known?: StageResult | PassOn): Promise<StageResult> => {
+    const value = known ?? (await childResult<StageResult | PassOn>(job));
+    if (!('passOn' in value)) return value;
+    const q = postparseQueues.get(value.passOn.queue);
+    const raw = q && (await (await q.client).hget(q.toKey(value.passOn.jobId), 'returnvalue'));
+    if (!raw) throw new Error(`job ${job.id}: the post-parse result ${value.passOn.queue}/${value.passOn.jobId} is gone`);
+    return JSON.parse(raw) as StageResult;
+  };
+
+  /** attach-, detach- or update-device on the stored definition: the model's edit, then its event, with optimistic concurrency. */
+  const editDevice = async (edit: DeviceEdit, uuid: string, xml: string, correlationId: string): Promise<JobResult> => {
     let out: JobResult | undefined;
     await userErrors(() => store.update(domainRef(uuid), ({ state }) => {
       if (!state?.defined) throw new VirtError('NO_DOMAIN', `no domain with matching uuid '${uuid}'`, '/uuid');
       const driver = registry.forType(state.domainType);
       const domain = readDomain(state.xml, { driverDefaults: driverDefaults(registry, caps) }).def;
-      const r = attachDevice(domain, xml, { caps, driver, stages: registry.stages });
+      const r = edit.run(domain, xml, { caps, driver, stages: registry.stages });
       const definition = formatDomainXML(r.def.domain);
       out = { uuid, version: 0, xml: definition, provenance: r.provenance };
-      return [{ type: 'DomainDeviceAttached', data: { uuid, path: r.def.path, xml: formatDeviceXML(r.def.device), definition } }];
-    }, { correlationId }).then((a) => (out = { ...out!, version: a.version })));
+      return [{ type: edit.event, data: { uuid, path: r.def.path, xml: formatDeviceXML(r.def.device), definition } }];
+    }, { correlationId }).then((a) => {
+      metrics.eventAppended(edit.event);
+      out = { ...out!, version: a.version };
+    }));
     return out!;
   };
 
-  const alreadyAttached = async (uuid: string, correlationId: string): Promise<JobResult | undefined> => {
+  const alreadyEdited = async (type: DeviceEdit['event'], uuid: string, correlationId: string): Promise<JobResult | undefined> => {
     const events = await store.events(domainRef(uuid));
-    const own = events.find((e) => e.event.type === 'DomainDeviceAttached' && e.event.correlationId === correlationId);
-    if (!own || own.event.type !== 'DomainDeviceAttached') return undefined;
+    const own = events.find((e) => e.event.type === type && e.event.correlationId === correlationId);
+    if (!own || own.event.type !== type) return undefined;
     return { uuid, version: own.event.version, xml: own.event.data.definition, provenance: [] };
   };
 
@@ -177,21 +245,25 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
   };
 
   // ---------------------------------------------------------------- policy
-  const policy = async (job: Job<StageData>): Promise<StageResult> => {
-    const input = await childResult(job);
-    if ('error' in input) return input;
+  const policy = async (job: Job<StageData>): Promise<StageResult | PassOn> => {
     // Read the stages per job: one added while the service runs takes part in the next job.
     const stages = registry.stages;
-    let result: StageResult = input;
-    if (stages.length) {
-      try {
-        const driver = registry.drivers.find((d) => d.name === input.ok.driver)!;
-        const def = readDomain(input.ok.xml, { driverDefaults: driverDefaults(registry, caps) }).def;
-        const r = runPolicyStages(def, stages, { caps, driver });
-        result = { ok: { ...input.ok, xml: formatDomainXML(r.def), provenance: [...input.ok.provenance, ...r.provenance] } };
-      } catch (e) {
-        result = asStageError(e);
-      }
+    if (stages.length === 0) {
+      // Nothing to run: pass the post-parse result on by reference rather than reading it and
+      // writing it back (a result is written three times by BullMQ: the job, its event, the parent).
+      await progress(job.data.intake, 'policy');
+      return { passOn: { queue: queues.postparse(job.data.driver), jobId: `${job.data.intake}.postparse` } };
+    }
+    const input = await childResult<StageResult>(job);
+    if ('error' in input) return input;
+    let result: StageResult;
+    try {
+      const driver = registry.drivers.find((d) => d.name === input.ok.driver)!;
+      const def = readDomain(input.ok.xml, { driverDefaults: driverDefaults(registry, caps) }).def;
+      const r = runPolicyStages(def, stages, { caps, driver });
+      result = { ok: { ...input.ok, xml: formatDomainXML(r.def), provenance: [...input.ok.provenance, ...r.provenance] } };
+    } catch (e) {
+      result = asStageError(e);
     }
     await progress(job.data.intake, 'policy');
     return result;
@@ -207,7 +279,7 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
       } finally {
         metrics.observe(name, performance.now() - t0);
       }
-    }, { connection: conn(), prefix, concurrency, maxStalledCount: 10, ...(opts.lockMs ? { lockDuration: opts.lockMs, stalledInterval: opts.lockMs } : {}) });
+    }, { connection: conn(), prefix, concurrency, maxStalledCount: 10, ...(opts.lockMs ? { lockDuration: opts.lockMs, stalledInterval: opts.stalledMs ?? opts.lockMs } : {}) });
     w.on('completed', () => metrics.count(name, 'completed'));
     w.on('failed', (job, err) => {
       const final = err instanceof UnrecoverableError || err.name === 'UnrecoverableError' || (job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1));
@@ -230,7 +302,7 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
     metrics,
     async close() {
       await Promise.all(workers.map((w) => w.close()));
-      await Promise.all([flow.close(), jobsQueue.close(), scheduleQueue.close(), deadQueue.close()]);
+      await Promise.all([flow.close(), ...watched.map((q) => q.close())]);
       for (const c of conns) c.disconnect();
     },
   };
@@ -243,10 +315,30 @@ function driverDefaults(registry: DriverRegistry, caps: Capabilities) {
   };
 }
 
+/** A policy stage with nothing to do hands the post-parse job's result on by reference. */
+interface PassOn {
+  readonly passOn: { readonly queue: string; readonly jobId: string };
+}
+
+/**
+ * Whether this is the first try at storing a define of a new domain: its XML names no UUID (the
+ * intake drew a fresh one, so nothing of it can exist) and no earlier run can have appended.
+ * A `<uuid` anywhere in the text (a comment, metadata) only makes the store step look first.
+ */
+function firstStoreOfDefine(job: Job<IntakeData>): boolean {
+  const p = job.data.payload as { op?: unknown; xml?: unknown } | undefined;
+  if (p?.op !== 'define' || typeof p.xml !== 'string' || /<uuid[\s>]/.test(p.xml)) return false;
+  // One run to add the flow and one resumed to store (or a single run when the stages finished first).
+  return job.attemptsMade === 0 && !job.stalledCounter && (job.attemptsStarted ?? 1) <= 2;
+}
+
 /** The one child's value (each stage has exactly one child). */
-async function childResult(job: Job): Promise<StageResult> {
-  const values = Object.values(await job.getChildrenValues<StageResult>());
-  if (values.length !== 1) throw new Error(`job ${job.id} expected one stage result, found ${values.length}`);
+async function childResult<T = StageResult>(job: Job): Promise<T> {
+  const values = Object.values(await job.getChildrenValues<T>());
+  if (values.length !== 1) {
+    const deps = await job.getDependenciesCount().catch(() => undefined);
+    throw new Error(`job ${job.id} expected one stage result, found ${values.length} (dependencies ${JSON.stringify(deps)}, attempts ${job.attemptsStarted}/${job.attemptsMade}, stalled ${job.stalledCounter})`);
+  }
   return values[0]!;
 }
 
