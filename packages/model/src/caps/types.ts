@@ -74,6 +74,8 @@ export interface HostCaps {
   readonly arch: string;
   readonly cpus?: number;
   readonly memoryKiB?: number;
+  /** The host's NUMA cells (`virsh capabilities` <topology><cells>: id, memory, CPU ids), when the capabilities carry them: the scheduler's NUMA fit. */
+  readonly numaCells?: readonly { readonly id: number; readonly memoryKiB: number; readonly cpus: readonly number[] }[];
 }
 
 export interface Capabilities {
