@@ -6,8 +6,9 @@ import { parseBench } from './parse.ts';
 import { postparseBench } from './postparse.ts';
 import { eventsBench } from './events.ts';
 import { pipelineBench } from './pipeline.ts';
+import { agentBench } from './agent.ts';
 
-const benches: Record<string, () => Promise<void>> = { parse: parseBench, postparse: postparseBench, pipeline: pipelineBench, events: eventsBench };
+const benches: Record<string, () => Promise<void>> = { parse: parseBench, postparse: postparseBench, pipeline: pipelineBench, events: eventsBench, agent: agentBench };
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = names.length ? names : Object.keys(benches);
 for (const name of chosen) {

@@ -17,3 +17,6 @@ export * from './events/index.ts';
 export { validateJob, isParserOp, PARSER_OPS, SCHEDULER_OPS, MAX_JOB_BYTES } from './jobs.ts';
 export type { JobOp, ParserOp, SchedulerOp, JobPayload, JobResult, DefineJob, UndefineJob, DeviceJob, LifecycleJob, MigrateJob, EvacuateJob } from './jobs.ts';
 export { runPolicyStages, type PolicyRun } from './pipeline.ts';
+export * from './commands/index.ts';
+export { detachDevice, updateDevice, type Edited } from './edit/devices.ts';
+export * from './placement/index.ts';

@@ -13,6 +13,16 @@ describe('config', () => {
     assert.equal(c.jobAttempts, 5);
   });
 
+  it('reads the stalled-check period and the policy stage modules', () => {
+    const c = loadConfig({ VIRTFLOW_LOCK_MS: '5000', VIRTFLOW_POLICY_STAGES: '/etc/a.mjs, /opt/b.ts', VIRTFLOW_POLICY_DIR: '/etc/virtflow/policy.d' });
+    assert.equal(c.stalledMs, 5000, 'the lock period unless set');
+    assert.equal(loadConfig({ VIRTFLOW_STALLED_MS: '1000' }).stalledMs, 1000);
+    assert.deepEqual(c.policyStages, ['/etc/a.mjs', '/opt/b.ts']);
+    assert.equal(c.policyDir, '/etc/virtflow/policy.d');
+    assert.equal(c.policyPollMs, 2000);
+    assert.throws(() => loadConfig({ VIRTFLOW_POLICY_STAGES: '/etc/a.py' }), /VIRTFLOW_POLICY_STAGES: '\/etc\/a.py' is not a .mjs, .js, .ts or .mts module/);
+  });
+
   it('stops on a wrong value, naming the variable', () => {
     assert.throws(() => loadConfig({ VIRTFLOW_REDIS_URL: 'http://x' }), (e: ConfigError) => e.variable === 'VIRTFLOW_REDIS_URL' && /redis:\/\//.test(e.message));
     assert.throws(() => loadConfig({ VIRTFLOW_CONCURRENCY: 'many' }), (e: ConfigError) => e.message === "VIRTFLOW_CONCURRENCY: 'many' is not a whole number");

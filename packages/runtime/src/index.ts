@@ -6,4 +6,10 @@
 export { hostCapabilities, kvmUsable, probeQemuCapabilities } from './capabilities.ts';
 export * from './events/index.ts';
 export { loadConfig, ConfigError, type Config } from './config.ts';
+export { loadAgentConfig, type AgentConfig } from './config.ts';
 export { queues } from './queues.ts';
+export {
+  COMMAND_STREAM, COMMAND_RESULTS_BUCKET, HEARTBEAT_BUCKET, ensureCommandStream, openCommandResults, openHeartbeats, commandResultKey,
+  sendCommand, awaitCommandResult, runCommand, commandOutcome, parseOutcome, commandStreamManager, pendingCommands, CommandResultWatcher, readHeartbeats, type CommandStreamOptions, type Heartbeat,
+} from './commands.ts';
+export { Registry as MetricsRegistry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';

@@ -19,6 +19,8 @@ export const subjects = {
   /** Every event of one domain: its aggregate's subject filter. */
   domain: (uuid: string) => `${EVENT_PREFIX}.domain.${checkToken(uuid, 'uuid')}.*`,
   allDomains: () => `${EVENT_PREFIX}.domain.>`,
+  /** One event type of every domain (`virt.evt.domain.*.DomainStarted`). */
+  allDomainsOfType: (type: string) => `${EVENT_PREFIX}.domain.*.${checkToken(type, 'type')}`,
   hostEvent: (hostId: string, type: string) => `${EVENT_PREFIX}.host.${checkToken(hostId, 'hostId')}.${checkToken(type, 'type')}`,
   host: (hostId: string) => `${EVENT_PREFIX}.host.${checkToken(hostId, 'hostId')}.*`,
   allHosts: () => `${EVENT_PREFIX}.host.>`,
@@ -32,6 +34,8 @@ export const subjects = {
   allNames: () => `${EVENT_PREFIX}.name.>`,
   /** Commands to one host's agent. */
   hostCommands: (hostId: string) => `virt.cmd.${checkToken(hostId, 'hostId')}`,
+  /** Every host's commands: the commands stream's subject. */
+  allHostCommands: () => 'virt.cmd.*',
 } as const;
 
 /** Domain names may hold any character but '/': encode them into one subject token. */

@@ -140,6 +140,7 @@ function hostError(s: HostFacts | undefined, e: HostEvent): Problem | undefined 
   if (!s?.registered) return invalid(`host '${e.data.hostId}' is not registered`);
   switch (e.type) {
     case 'HostCapabilitiesReported':
+    case 'DomainCommandFailed':
       return undefined;
     case 'HostDown':
       return s.up ? undefined : invalid(`host '${s.hostId}' is already down`);

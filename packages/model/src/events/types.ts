@@ -64,6 +64,12 @@ export interface EventData {
   HostDown: { readonly hostId: string; readonly reason: string; readonly lastSeen?: string };
   HostUp: { readonly hostId: string };
   HostDrained: { readonly hostId: string; readonly drained: boolean };
+  /**
+   * A command sent to the host's agent failed (commands/): on the host's
+   * subject, since the domain may not exist (NO_DOMAIN). causationId is the
+   * command's id, correlationId its job's. Nothing else changed.
+   */
+  DomainCommandFailed: { readonly hostId: string; readonly uuid?: string; readonly command: string; readonly error: VirtErrorJSON };
 }
 
 export type EventType = keyof EventData;
@@ -73,5 +79,5 @@ export const DOMAIN_EVENT_TYPES = [
   'DomainDefined', 'DomainRedefined', 'DomainUndefined', 'DomainDeviceAttached', 'DomainDeviceDetached', 'DomainDeviceUpdated',
   'DomainPlaced', 'DomainStarted', 'DomainSuspended', 'DomainResumed', 'DomainShutdown', 'DomainStopped', 'DomainMigrating',
 ] as const satisfies readonly EventType[];
-export const HOST_EVENT_TYPES = ['HostRegistered', 'HostCapabilitiesReported', 'HostDown', 'HostUp', 'HostDrained'] as const satisfies readonly EventType[];
+export const HOST_EVENT_TYPES = ['HostRegistered', 'HostCapabilitiesReported', 'HostDown', 'HostUp', 'HostDrained', 'DomainCommandFailed'] as const satisfies readonly EventType[];
 export const EVENT_TYPES: readonly EventType[] = [...DOMAIN_EVENT_TYPES, ...HOST_EVENT_TYPES];

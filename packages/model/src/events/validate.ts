@@ -134,6 +134,7 @@ export const EVENT_SHAPES: { readonly [T in EventType]: Shape } = {
   HostDown: { hostId: req(token), reason: req(str), lastSeen: opt(time) },
   HostUp: { hostId: req(token) },
   HostDrained: { hostId: req(token), drained: req(bool) },
+  DomainCommandFailed: { hostId: req(token), uuid: opt(uuid), command: req(nonEmpty), error: req(virtError) },
 };
 
 const KNOWN: ReadonlySet<string> = new Set(EVENT_TYPES);

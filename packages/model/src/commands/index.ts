@@ -1,0 +1,2 @@
+export * from './types.ts';
+export { validateCommand, decodeCommand, encodeCommand, makeCommand, isCommandType, MAX_COMMAND_BYTES, type CommandMeta } from './validate.ts';

@@ -1,0 +1,383 @@
+/**
+ * Carrying out one command: check the domain's state with the model's
+ * transition rules (libvirt's errors for a wrong state), act through the
+ * hypervisor, append the events the command leads to with its ids
+ * (correlationId = the command's, causationId = the command's id).
+ *
+ * `recovering` is set when an earlier attempt of the same command may have
+ * got part of the way (the agent died, or an append failed): the command's
+ * own events already in the log are the result; otherwise the hypervisor is
+ * asked where the domain is, and an action already done is not done twice
+ * (a start finds its domain running and only records it).
+ */
+import {
+  VirtError, checkTransition, defineDevice, defineDomain as postParse, formatDomainXML, parseDomainXML, reduceDomain,
+  type AnyCommand, type AnyEvent, type Capabilities, type Command, type DomainDef, type DomainState, type DriverRegistry,
+} from '@virtflow/model';
+import { ConcurrencyError, defineDomain, domainRef, type EventDraft, type EventStore } from '@virtflow/runtime';
+import type { ChangeBook } from './changes.ts';
+import type { Logger } from './log.ts';
+import type { Hypervisor, RunningDomain } from './hypervisor/types.ts';
+
+export interface ExecContext {
+  readonly hostId: string;
+  readonly store: EventStore;
+  readonly hypervisor: Hypervisor;
+  readonly caps: Capabilities;
+  readonly registry: DriverRegistry;
+  readonly book: ChangeBook;
+  /** How long a start found half-done after a restart may take to reach running before it is started again. */
+  readonly startRecoveryMs: number;
+  readonly log: Logger;
+  /**
+   * The state this agent last wrote per domain. A running domain's lifecycle
+   * is written by its agent alone (commands of one domain run one at a time),
+   * so suspend, resume, destroy and the like decide on it without a load; the
+   * append's optimistic check still catches anyone who wrote meanwhile (then
+   * the agent reloads and checks again). Starts and migrations always load:
+   * they need the current definition or the scheduler's DomainMigrating.
+   */
+  readonly cache: Map<string, Decided>;
+}
+
+/** A domain's state and version as a decision saw them. */
+export interface Decided {
+  readonly state: DomainState;
+  readonly version: number;
+}
+
+const CACHEABLE: ReadonlySet<string> = new Set(['shutdown', 'destroy', 'reboot', 'reset', 'suspend', 'resume', 'attach-device', 'detach-device']);
+
+export interface RecordedEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly seq: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function execute(ctx: ExecContext, cmd: AnyCommand, recovering: boolean): Promise<readonly RecordedEvent[]> {
+  try {
+    return await dispatch(ctx, cmd, recovering);
+  } catch (e) {
+    // Whatever went wrong, the next decision on this domain starts from the log.
+    ctx.cache.delete(cmd.uuid);
+    throw e;
+  }
+}
+
+async function dispatch(ctx: ExecContext, cmd: AnyCommand, recovering: boolean): Promise<readonly RecordedEvent[]> {
+  if (recovering) {
+    ctx.cache.delete(cmd.uuid);
+    const prior = await ownEvents(ctx, cmd);
+    if (prior.length) return prior;
+  }
+  switch (cmd.type) {
+    case 'define':
+      return define(ctx, cmd);
+    case 'undefine':
+      return undefine(ctx, cmd);
+    case 'start':
+      return start(ctx, cmd, recovering);
+    case 'shutdown':
+      return op(ctx, cmd, recovering, {
+        check: (s) => running(ctx, s),
+        act: () => ctx.hypervisor.shutdown(cmd.uuid),
+        // The guest decides: its power-off is recorded when it comes, as this command's.
+        before: () => ctx.book.followUp(cmd.uuid, { commandId: cmd.id, correlationId: cmd.correlationId, endsWith: ['stopped'] }),
+        done: (a) => a === undefined,
+      });
+    case 'destroy':
+      return op(ctx, cmd, recovering, {
+        check: (s) => active(ctx, s),
+        expect: ['stopped:DESTROYED'],
+        act: () => ctx.hypervisor.destroy(cmd.uuid),
+        drafts: () => [{ type: 'DomainStopped', data: { uuid: cmd.uuid, hostId: ctx.hostId, detail: 'DESTROYED' } }],
+        done: (a) => a === undefined,
+      });
+    case 'reboot':
+      return op(ctx, cmd, recovering, { check: (s) => running(ctx, s), expect: ['reset'], act: () => ctx.hypervisor.reboot(cmd.uuid), done: () => true });
+    case 'reset':
+      return op(ctx, cmd, recovering, { check: (s) => active(ctx, s), expect: ['reset'], act: () => ctx.hypervisor.reset(cmd.uuid), done: () => true });
+    case 'suspend':
+      return op(ctx, cmd, recovering, {
+        check: (s) => running(ctx, s),
+        expect: ['suspended'],
+        act: () => ctx.hypervisor.suspend(cmd.uuid),
+        drafts: () => [{ type: 'DomainSuspended', data: { uuid: cmd.uuid, hostId: ctx.hostId, detail: 'PAUSED' } }],
+        done: (a) => a?.state === 'paused',
+      });
+    case 'resume':
+      return op(ctx, cmd, recovering, {
+        check: (s) => {
+          if (s.state !== 'paused') throw new VirtError('OPERATION_INVALID', 'domain is not paused');
+          here(ctx, s);
+        },
+        expect: ['resumed'],
+        act: () => ctx.hypervisor.resume(cmd.uuid),
+        drafts: () => [{ type: 'DomainResumed', data: { uuid: cmd.uuid, hostId: ctx.hostId, detail: 'UNPAUSED' } }],
+        done: (a) => a?.state === 'running',
+      });
+    case 'attach-device': {
+      const c = cmd;
+      return op(ctx, cmd, recovering, {
+        check: (s) => active(ctx, s),
+        act: async (s) => {
+          const device = defineDevice(c.args.xml, domainDef(s), { caps: ctx.caps, registry: ctx.registry, provenance: false }).def;
+          await tolerant(recovering, () => ctx.hypervisor.attachDevice(c.uuid, device));
+        },
+        done: () => false,
+      });
+    }
+    case 'detach-device': {
+      const c = cmd;
+      return op(ctx, cmd, recovering, {
+        check: (s) => active(ctx, s),
+        act: () => tolerant(recovering, () => ctx.hypervisor.detachDevice(c.uuid, c.args.alias)),
+        done: () => false,
+      });
+    }
+    case 'migrate-in': {
+      const c = cmd;
+      return op(ctx, cmd, recovering, {
+        check: (s) => {
+          const m = s.migration;
+          if (!m || m.toHost !== ctx.hostId) throw new VirtError('OPERATION_INVALID', `domain '${s.name}' is not being migrated to host '${ctx.hostId}'`);
+          if (m.fromHost !== c.args.fromHost) throw new VirtError('OPERATION_INVALID', `domain '${s.name}' is being migrated from host '${m.fromHost}', not '${c.args.fromHost}'`);
+        },
+        before: () => ctx.book.followUp(c.uuid, { commandId: c.id, correlationId: c.correlationId, endsWith: ['resumed:MIGRATED', 'started:MIGRATED', 'suspended:MIGRATED', 'stopped'] }),
+        act: (s) => ctx.hypervisor.start(domainDef(s), { incoming: { host: c.args.host, port: c.args.port } }),
+        done: (a) => a !== undefined,
+      });
+    }
+    case 'migrate-out': {
+      const c = cmd;
+      return op(ctx, cmd, recovering, {
+        check: (s) => {
+          active(ctx, s);
+          const m = s.migration;
+          if (!m || m.fromHost !== ctx.hostId || m.toHost !== c.args.toHost) throw new VirtError('OPERATION_INVALID', `domain '${s.name}' is not being migrated from host '${ctx.hostId}' to '${c.args.toHost}'`);
+        },
+        expect: ['stopped:MIGRATED'],
+        act: () => ctx.hypervisor.migrateOut(c.uuid, { host: c.args.host, port: c.args.port }),
+        drafts: () => [{ type: 'DomainStopped', data: { uuid: c.uuid, hostId: ctx.hostId, detail: 'MIGRATED' } }],
+        done: (a) => a === undefined,
+      });
+    }
+  }
+}
+
+// ------------------------------------------------------------- the checks
+
+function noDomain(uuid: string): VirtError {
+  return new VirtError('NO_DOMAIN', `no domain with matching uuid '${uuid}'`, '/uuid');
+}
+
+function here(ctx: ExecContext, s: DomainState): void {
+  if (s.hostId !== undefined && s.hostId !== ctx.hostId) throw new VirtError('OPERATION_INVALID', `domain '${s.name}' is on host '${s.hostId}', not '${ctx.hostId}'`);
+}
+
+/** libvirt's virDomainObjCheckActive. */
+function active(ctx: ExecContext, s: DomainState): void {
+  if (s.state === 'shutoff') throw new VirtError('OPERATION_INVALID', 'domain is not running');
+  here(ctx, s);
+}
+
+/** qemu's shutdown, reboot and suspend want the CPUs running. */
+function running(ctx: ExecContext, s: DomainState): void {
+  if (s.state !== 'running') throw new VirtError('OPERATION_INVALID', 'domain is not running');
+  here(ctx, s);
+}
+
+/** In recovery an attach or detach may already have happened: its "already so" error means done. */
+async function tolerant(recovering: boolean, f: () => Promise<void>): Promise<void> {
+  try {
+    await f();
+  } catch (e) {
+    if (!(recovering && e instanceof VirtError && e.code === 'OPERATION_INVALID')) throw e;
+  }
+}
+
+function domainDef(s: DomainState): DomainDef {
+  return parseDomainXML(s.xml);
+}
+
+/** The drafts must be legal steps from `state`, one after the other (throws the model's VirtError). */
+function checkDrafts(store: EventStore, state: DomainState | undefined, drafts: readonly EventDraft[], cmd: AnyCommand): void {
+  let s = state;
+  for (const e of store.makeEvents(drafts, state?.version ?? 0, { correlationId: cmd.correlationId, causationId: cmd.id })) {
+    checkTransition(s, e);
+    s = reduceDomain(s, e);
+  }
+}
+
+// ------------------------------------------------------------- the steps
+
+interface Op {
+  /** Throws the VirtError a wrong state is. */
+  check(s: DomainState): void;
+  /** Changes the hypervisor will report for this action and this command records itself. */
+  readonly expect?: readonly string[];
+  before?(): void;
+  act(s: DomainState): Promise<void>;
+  /** The events that record the result (none: the outcome record is the result). */
+  drafts?(s: DomainState): readonly EventDraft[];
+  /** In recovery: the hypervisor already shows the action done. */
+  done(actual: RunningDomain | undefined): boolean;
+}
+
+async function op(ctx: ExecContext, cmd: AnyCommand, recovering: boolean, o: Op): Promise<readonly RecordedEvent[]> {
+  const loaded = (CACHEABLE.has(cmd.type) ? ctx.cache.get(cmd.uuid) : undefined) ?? (await load(ctx, cmd.uuid));
+  const s = loaded.state;
+  if (!s?.defined) throw noDomain(cmd.uuid);
+  o.check(s);
+  const drafts = o.drafts?.(s) ?? [];
+  checkDrafts(ctx.store, s, drafts, cmd);
+  const skip = recovering && o.done(await find(ctx, cmd.uuid));
+  if (!skip) {
+    o.before?.();
+    await act(ctx, cmd.uuid, o.expect ?? [], () => o.act(s));
+  }
+  return drafts.length ? record(ctx, cmd, loaded, (now) => o.drafts!(now)) : [];
+}
+
+async function load(ctx: ExecContext, uuid: string): Promise<{ state: DomainState | undefined; version: number }> {
+  const l = await ctx.store.load(domainRef(uuid));
+  return { state: l.state, version: l.version };
+}
+
+/** Folds what was appended into the decision's state, for the next command of the domain. */
+function remember(ctx: ExecContext, uuid: string, from: DomainState, version: number, events: readonly AnyEvent[]): void {
+  let s: DomainState | undefined = from;
+  for (const e of events) s = reduceDomain(s, e);
+  if (s?.defined) ctx.cache.set(uuid, { state: s, version: version + events.length });
+  else ctx.cache.delete(uuid);
+}
+
+async function act(ctx: ExecContext, uuid: string, expect: readonly string[], f: () => Promise<void>): Promise<void> {
+  ctx.book.expect(uuid, expect);
+  try {
+    await f();
+  } catch (e) {
+    ctx.book.unexpect(uuid);
+    // What the hypervisor throws is the command's failure (qemu would not start, QMP refused), never a reason to retry.
+    throw e instanceof VirtError ? e : new VirtError('INTERNAL_ERROR', e instanceof Error ? e.message : String(e), undefined, { cause: e });
+  }
+}
+
+async function find(ctx: ExecContext, uuid: string): Promise<RunningDomain | undefined> {
+  return (await ctx.hypervisor.list()).find((d) => d.uuid === uuid);
+}
+
+/**
+ * Appends the command's events at the version the decision was made on; a
+ * concurrent writer (the scheduler, the parser) sends it round again through
+ * load → check → append. The hypervisor has acted by now, so a check that
+ * fails then is reported, not retried.
+ */
+async function record(ctx: ExecContext, cmd: AnyCommand, loaded: { state: DomainState | undefined; version: number }, drafts: (s: DomainState) => readonly EventDraft[]): Promise<readonly RecordedEvent[]> {
+  const ids = { correlationId: cmd.correlationId, causationId: cmd.id };
+  const first = drafts(loaded.state!);
+  const events = ctx.store.makeEvents(first, loaded.version, ids);
+  try {
+    const r = await ctx.store.append(domainRef(cmd.uuid), events, loaded.version);
+    remember(ctx, cmd.uuid, loaded.state!, loaded.version, events);
+    return events.map((e, i) => ({ id: e.id, type: e.type, seq: r.seqs[i] ?? 0 }));
+  } catch (e) {
+    if (!(e instanceof ConcurrencyError)) throw e;
+    ctx.cache.delete(cmd.uuid);
+  }
+  let decided: { state: DomainState; version: number } | undefined;
+  const r = await ctx.store.update(domainRef(cmd.uuid), ({ state, version }) => {
+    if (!state?.defined) throw noDomain(cmd.uuid);
+    const d = drafts(state);
+    checkDrafts(ctx.store, state, d, cmd);
+    decided = { state, version };
+    return d;
+  }, ids);
+  if (decided) remember(ctx, cmd.uuid, decided.state, decided.version, r.events);
+  return r.events.map((e, i) => ({ id: e.id, type: e.type, seq: r.seqs[i] ?? 0 }));
+}
+
+async function ownEvents(ctx: ExecContext, cmd: AnyCommand): Promise<readonly RecordedEvent[]> {
+  const all = await ctx.store.events(domainRef(cmd.uuid));
+  return all.filter((e) => e.event.causationId === cmd.id).map((e) => ({ id: e.event.id, type: e.event.type, seq: e.seq }));
+}
+
+// ---------------------------------------------------------- the commands
+
+async function define(ctx: ExecContext, cmd: Command<'define'>): Promise<readonly RecordedEvent[]> {
+  const r = postParse(cmd.args.xml, { caps: ctx.caps, registry: ctx.registry });
+  if (r.def.uuid !== cmd.uuid) throw new VirtError('INVALID_ARG', `the definition's uuid '${r.def.uuid ?? ''}' is not the command's '${cmd.uuid}'`, '/args/xml');
+  const out = await defineDomain(ctx.store, {
+    uuid: cmd.uuid, name: r.def.name!, domainType: r.def.type!, driver: r.driver, xml: formatDomainXML(r.def), provenance: r.provenance,
+  }, { correlationId: cmd.correlationId, causationId: cmd.id });
+  return [{ id: out.event.id, type: out.event.type, seq: out.seqs[0] ?? 0 }];
+}
+
+async function undefine(ctx: ExecContext, cmd: Command<'undefine'>): Promise<readonly RecordedEvent[]> {
+  let name = '';
+  const r = await ctx.store.update(domainRef(cmd.uuid), ({ state }) => {
+    if (!state?.defined) throw noDomain(cmd.uuid);
+    name = state.name;
+    const d: EventDraft[] = [{ type: 'DomainUndefined', data: { uuid: cmd.uuid, name } }];
+    checkDrafts(ctx.store, state, d, cmd);
+    return d;
+  }, { correlationId: cmd.correlationId, causationId: cmd.id });
+  await ctx.store.releaseName(name, cmd.uuid);
+  return r.events.map((e, i) => ({ id: e.id, type: e.type, seq: r.seqs[i] ?? 0 }));
+}
+
+/** What a domain claims on a host: its memory (KiB) and vCPUs, from its definition. */
+export function resourcesOf(def: DomainDef): { memoryKiB: number; vcpus: number } {
+  const mem = Number((def as { memory?: { text?: string } }).memory?.text ?? 0);
+  const vcpus = Number((def as { vcpu?: { text?: string } }).vcpu?.text ?? 1);
+  return { memoryKiB: Number.isSafeInteger(mem) && mem >= 0 ? mem : 0, vcpus: Number.isSafeInteger(vcpus) && vcpus > 0 ? vcpus : 1 };
+}
+
+/**
+ * start: a domain placed on this host (or on none: a start sent straight to
+ * a host places the domain there, as libvirt's own start would) boots; with
+ * `paused` its CPUs stay stopped (STARTED BOOTED, then SUSPENDED PAUSED, as
+ * libvirt reports `virsh start --paused`).
+ */
+async function start(ctx: ExecContext, cmd: Command<'start'>, recovering: boolean): Promise<readonly RecordedEvent[]> {
+  const loaded = await load(ctx, cmd.uuid);
+  const s = loaded.state;
+  if (!s?.defined) throw noDomain(cmd.uuid);
+  if (s.state !== 'shutoff') throw new VirtError('OPERATION_INVALID', 'domain is already running');
+  const def = domainDef(s);
+  const paused = cmd.args.paused === true;
+  const drafts = (now: DomainState): EventDraft[] => [
+    ...(now.state === 'shutoff' && now.hostId === undefined
+      ? [{ type: 'DomainPlaced', data: { uuid: cmd.uuid, hostId: ctx.hostId, ...resourcesOf(def), reason: `start command ${cmd.id} sent to host '${ctx.hostId}'` } } as const]
+      : []),
+    { type: 'DomainStarted', data: { uuid: cmd.uuid, hostId: ctx.hostId, detail: 'BOOTED' } },
+    ...(paused ? [{ type: 'DomainSuspended', data: { uuid: cmd.uuid, hostId: ctx.hostId, detail: 'PAUSED' } } as const] : []),
+  ];
+  checkDrafts(ctx.store, s, drafts(s), cmd);
+  if (!(recovering && (await startedMeanwhile(ctx, cmd.uuid, paused)))) {
+    await act(ctx, cmd.uuid, paused ? ['started', 'suspended:PAUSED'] : ['started'], () => ctx.hypervisor.start(def, { paused }));
+  }
+  return record(ctx, cmd, loaded, drafts);
+}
+
+/**
+ * After a restart: did the interrupted start get its domain going? One still
+ * booting is given `startRecoveryMs` to finish; one that does not is
+ * destroyed so the start can run again — never two copies.
+ */
+async function startedMeanwhile(ctx: ExecContext, uuid: string, paused: boolean): Promise<boolean> {
+  const deadline = Date.now() + ctx.startRecoveryMs;
+  for (;;) {
+    const d = await find(ctx, uuid);
+    if (!d) return false;
+    if (d.state === 'running' || (paused && d.state === 'paused' && Date.now() >= deadline)) return true;
+    if (Date.now() >= deadline) {
+      ctx.log('warn', 'an interrupted start did not complete: destroying the half-started domain to start it again', { uuid, state: d.state });
+      await act(ctx, uuid, ['stopped'], () => ctx.hypervisor.destroy(uuid));
+      return false;
+    }
+    await sleep(100);
+  }
+}

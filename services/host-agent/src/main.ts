@@ -1,0 +1,106 @@
+/**
+ * The host agent: `node --import tsx services/host-agent/src/main.ts`.
+ *
+ * VIRTFLOW_HOST_ID, VIRTFLOW_HYPERVISOR=qemu|test, VIRTFLOW_NATS_URL, VIRTFLOW_RUN_DIR,
+ * VIRTFLOW_HTTP_PORT / VIRTFLOW_HTTP_HOST (/healthz, /metrics), VIRTFLOW_CONCURRENCY,
+ * VIRTFLOW_HEARTBEAT_MS, VIRTFLOW_ACK_WAIT_MS, VIRTFLOW_START_RECOVERY_MS, VIRTFLOW_LOG_LEVEL;
+ * for the test hypervisor VIRTFLOW_TEST_CPUS, VIRTFLOW_TEST_MEMORY_KIB,
+ * VIRTFLOW_TEST_DELAYS (`start=2000,...`), VIRTFLOW_TEST_GUEST_SHUTDOWN_MS. A wrong value
+ * stops the agent with a message naming the variable (exit code 2).
+ *
+ * SIGTERM/SIGINT drain: no new command is taken, the running ones finish, the
+ * domains keep running. After a SIGKILL the next start redelivers the commands
+ * that were not acked, and the interrupted ones resume (execute.ts).
+ */
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, EventStore, connectNats, hostCapabilities, loadAgentConfig, loadConfig, type AgentConfig } from '@virtflow/runtime';
+import { Agent } from './agent.ts';
+import { jsonLogger } from './log.ts';
+import { AgentMetrics } from './metrics.ts';
+import { createTestHypervisor, type TestOperation } from './hypervisor/test/index.ts';
+import type { Hypervisor } from './hypervisor/types.ts';
+
+async function qemuHypervisor(runDir: string): Promise<Hypervisor> {
+  let mod: { createQemuHypervisor?: (o: { runDir: string; capabilities?: () => ReturnType<typeof hostCapabilities> }) => Hypervisor };
+  try {
+    mod = (await import('./hypervisor/qemu/index.ts')) as typeof mod;
+  } catch (e) {
+    throw new Error(`VIRTFLOW_HYPERVISOR=qemu: the QEMU hypervisor could not be loaded from services/host-agent/src/hypervisor/qemu/index.ts (${(e as Error).message}); use VIRTFLOW_HYPERVISOR=test meanwhile`);
+  }
+  if (typeof mod.createQemuHypervisor !== 'function') throw new Error('VIRTFLOW_HYPERVISOR=qemu: hypervisor/qemu/index.ts has no createQemuHypervisor(options)');
+  return mod.createQemuHypervisor({ runDir, capabilities: hostCapabilities });
+}
+
+function hypervisorFor(a: AgentConfig): Promise<Hypervisor> | Hypervisor {
+  if (a.hypervisor === 'qemu') return qemuHypervisor(a.runDir);
+  return createTestHypervisor({
+    cpus: a.testCpus, memoryKiB: a.testMemoryKiB, delays: a.testDelays as Partial<Record<TestOperation, number>>,
+    guestShutdownMs: a.testGuestShutdownMs, stateFile: join(a.runDir, 'test-hypervisor.json'),
+  });
+}
+
+async function main(): Promise<void> {
+  let config;
+  let agentConfig: AgentConfig;
+  try {
+    config = loadConfig(process.env, { hostId: hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) });
+    agentConfig = loadAgentConfig(process.env, { hostId: config.hostId, tmpdir: tmpdir() });
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    console.error(`virtflow-agent: ${e.message}`);
+    process.exit(2);
+  }
+  const log = jsonLogger({ service: 'virtflow-agent', hostId: config.hostId }, config.logLevel);
+  mkdirSync(agentConfig.runDir, { recursive: true });
+  const hypervisor = await hypervisorFor(agentConfig);
+  const nc = await connectNats([...config.natsUrl]);
+  const store = await EventStore.open(nc);
+  const metrics = new AgentMetrics();
+  const agent = await Agent.start({
+    hostId: config.hostId, nc, store, hypervisor, log, metrics, concurrency: config.concurrency, heartbeatMs: agentConfig.heartbeatMs,
+    ackWaitMs: agentConfig.ackWaitMs, startRecoveryMs: agentConfig.startRecoveryMs,
+  });
+  let stopping = false;
+  const http = createServer((req, res) => {
+    if (req.url === '/healthz') {
+      const s = agent.status();
+      const ok = !stopping && s.ready && !nc.isClosed();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok, ...s, reconcile: s.reconcile && { ...s.reconcile, unexpected: s.reconcile.unexpected.map((d) => d.uuid) } }));
+    } else if (req.url === '/metrics') {
+      void metrics.text().then((body) => {
+        res.writeHead(200, { 'content-type': metrics.contentType });
+        res.end(body);
+      });
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => http.listen(config.httpPort, config.httpHost, resolve));
+  const addr = http.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;
+  // Always printed, whatever the log level: supervisors and tests wait for it.
+  console.log(JSON.stringify({ level: 'info', msg: 'virtflow-agent ready', hostId: config.hostId, pid: process.pid, hypervisor: hypervisor.kind, http: `http://${config.httpHost}:${port}` }));
+
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log('info', 'virtflow-agent stopping', { signal });
+    await agent.stop(); // the running commands finish; domains keep running
+    await store.close();
+    await nc.drain();
+    http.close();
+    log('info', 'virtflow-agent stopped', {});
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((e) => {
+  console.error('virtflow-agent:', e);
+  process.exit(1);
+});

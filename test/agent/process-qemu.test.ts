@@ -1,0 +1,76 @@
+/**
+ * The agent process on the real QEMU hypervisor, SIGKILLed in the middle of
+ * a start: after a restart the VM runs once, never twice, and the command
+ * completes. Skips where qemu-system-x86_64 does not run.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { makeCommand } from '@virtflow/model';
+import { awaitCommandResult, sendCommand } from '@virtflow/runtime';
+import { cleanupRunDir, qemuMissing, smallXml } from '../qemu/support.ts';
+import { TIMEOUT, command, domainState, events, spawnAgent, startNats, waitFor, type AgentProcess, type Nats } from './support.ts';
+
+const skip = qemuMissing();
+
+/** The pids of the qemu processes running this domain. */
+function qemusOf(uuid: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      if (cmd.includes('qemu-system') && cmd.includes(uuid)) out.push(Number(p));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+describe('host agent process on QEMU: SIGKILL mid-start', { skip, timeout: 240_000 }, () => {
+  let nats: Nats;
+  let runDir: string;
+  let agent: AgentProcess | undefined;
+  let env: Record<string, string>;
+  before(async () => {
+    nats = await startNats();
+    runDir = mkdtempSync(join(tmpdir(), 'vfp-'));
+    env = { VIRTFLOW_HOST_ID: 'pq1', VIRTFLOW_HYPERVISOR: 'qemu', VIRTFLOW_NATS_URL: nats.servers.natsUrl, VIRTFLOW_RUN_DIR: runDir, VIRTFLOW_HTTP_PORT: '0', VIRTFLOW_LOG_LEVEL: 'warn' };
+  });
+  after(async () => {
+    if (agent && agent.proc.exitCode === null && agent.proc.signalCode === null) {
+      agent.proc.kill('SIGKILL');
+      await agent.exited;
+    }
+    if (runDir) cleanupRunDir(runDir);
+    await nats?.close();
+  });
+
+  it('runs the VM once and completes the start', { timeout: TIMEOUT * 6 }, async () => {
+    agent = await spawnAgent(env);
+    const nc = await nats.connect();
+    const uuid = randomUUID();
+    const xml = smallXml('vf-kill-agent').replace('<name>vf-kill-agent</name>', `<name>vf-kill-agent</name>\n  <uuid>${uuid}</uuid>`);
+    assert.equal((await command(nc, 'pq1', 'define', uuid, { xml })).outcome.status, 'completed');
+    const start = makeCommand('start', { hostId: 'pq1', uuid }, {}, { correlationId: 'job-kill', now: () => new Date(), newId: randomUUID });
+    await sendCommand(nc, start);
+    await waitFor('qemu to be spawned', async () => (existsSync(join(runDir, uuid, 'qemu.pid')) || qemusOf(uuid).length ? true : undefined));
+    agent.proc.kill('SIGKILL');
+    await agent.exited;
+    assert.ok(qemusOf(uuid).length <= 1);
+
+    agent = await spawnAgent(env);
+    const o = await awaitCommandResult(nc, start, { timeoutMs: TIMEOUT * 2 });
+    assert.equal(o.status, 'completed', JSON.stringify(o.error));
+    assert.equal(qemusOf(uuid).length, 1, 'one qemu, never two');
+    const store = await nats.store();
+    assert.equal((await domainState(store, uuid))?.state, 'running');
+    assert.equal((await events(store, uuid)).filter((e) => e.type === 'DomainStarted').length, 1);
+    assert.equal((await command(nc, 'pq1', 'destroy', uuid, {})).outcome.status, 'completed');
+    await waitFor('qemu to exit', async () => (qemusOf(uuid).length === 0 ? true : undefined));
+  });
+});
