@@ -4,12 +4,14 @@ import { formatBitmap, parseBitmap } from '../../util/bitmap.ts';
 import type { ParseRule } from './index.ts';
 
 const UINT_RE = /^\s*\+?[0-9]+$/;
+/** libvirt reads the counts as C unsigned ints: a larger value is not an integer to it. */
+const UINT_MAX = 4294967295;
 
 export const vcpu: ParseRule = (def) => {
   const v = (def.vcpu ??= { text: '1' });
   const text = v.text ?? '';
-  if (!UINT_RE.test(text)) throw new VirtError('XML_ERROR', 'maximum vcpus count must be an integer', '/domain/vcpu');
-  const max = Number(text.trim());
+  const max = UINT_RE.test(text) ? Number(text.trim()) : NaN;
+  if (!(max <= UINT_MAX)) throw new VirtError('XML_ERROR', 'maximum vcpus count must be an integer', '/domain/vcpu');
   v.text = String(max);
   const placement = v.placement ?? 'static';
   if (placement !== 'static' && placement !== 'auto') {
@@ -17,7 +19,7 @@ export const vcpu: ParseRule = (def) => {
   }
   v.placement = placement;
   if (v.current !== undefined) {
-    if (!/^\s*[0-9]+\s*$/.test(v.current)) {
+    if (!/^\s*[0-9]+\s*$/.test(v.current) || Number(v.current) > UINT_MAX) {
       throw new VirtError('XML_ERROR', `Invalid value for attribute 'current' in element 'vcpu': '${v.current}'. Expected non-negative integer value`, '/domain/vcpu/@current');
     }
     const current = Number(v.current);

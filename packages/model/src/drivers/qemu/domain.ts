@@ -228,7 +228,16 @@ function vcpuStates(def: DomainDef): VcpuState[] {
   const listed = def.vcpus?.vcpus;
   const states: VcpuState[] = [];
   const current = def.vcpu?.current !== undefined ? Number(def.vcpu.current) : max;
-  for (let i = 0; i < max; i++) states.push({ online: listed?.length ? false : i < current, hotpluggable: undefined, order: 0, path: '/domain/vcpu' });
+  // Only vCPU 0, the listed ones and the one after the last listed can change
+  // the check's verdict (every other vCPU repeats its neighbour's state), so the
+  // states stop there: a <vcpu>4294967295</vcpu> must not allocate 4G states.
+  let upTo = 1;
+  for (const v of listed ?? []) {
+    const id = Number(v.id);
+    if (Number.isInteger(id) && id >= 0 && id < max) upTo = Math.max(upTo, id + 1);
+  }
+  const count = Math.min(max, upTo + 1);
+  for (let i = 0; i < count; i++) states.push({ online: listed?.length ? false : i < current, hotpluggable: undefined, order: 0, path: '/domain/vcpu' });
   (listed ?? []).forEach((v, k) => {
     const s = states[Number(v.id)];
     if (!s) return;
