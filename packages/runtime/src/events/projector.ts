@@ -329,8 +329,7 @@ export class Projector {
     if (!ci || ci.ack_floor.stream_seq !== this.seq || ci.num_ack_pending > 0) await this.#resetConsumer(this.seq);
     this.#queuedSeq = this.seq;
     this.#running = true;
-    const consumer = await this.js.consumers.get(this.stream, this.durable);
-    this.#messages = await consumer.consume({ max_messages: 5_000, callback: (m) => this.#enqueue(m) });
+    await this.#consume();
   }
 
   #enqueue(m: JsMsg): void {
@@ -360,30 +359,41 @@ export class Projector {
   /** Re-follows from `missing` unless the stream really has nothing there (a deleted message). */
   #resync(missing: number, got: number): void {
     this.#resyncs++;
-    this.#resyncing = (async () => {
-      const gapIsReal = await this.#storedBetween(missing, got);
-      if (!this.#running) return;
-      this.#messages?.stop();
-      this.#messages = undefined;
-      if (!gapIsReal) {
-        this.#queuedSeq = got - 1;
-      }
-      await this.#resetConsumer(this.#queuedSeq);
-      const consumer = await this.js.consumers.get(this.stream, this.durable);
-      this.#resyncing = undefined;
-      if (!this.#running) return;
-      this.#messages = await consumer.consume({ max_messages: 5_000, callback: (m) => this.#enqueue(m) });
-    })().catch((e) => {
-      this.#resyncing = undefined;
-      (this.#opts.onError ?? ((err) => console.warn('virtflow: projector:', err)))(e);
-      // Try again from the same place once the server answers.
-      if (this.#running) setTimeout(() => void this.#refollow(), 500);
+    this.#whileResyncing(async () => {
+      // A gap of deleted messages is no gap: go on past it.
+      if (!(await this.#storedBetween(missing, got))) this.#queuedSeq = got - 1;
+      await this.#refollow();
     });
   }
 
+  /** Runs a re-follow, ignoring deliveries meanwhile; a failure is retried from the same place once the server answers. */
+  #whileResyncing(work: () => Promise<void>): void {
+    this.#resyncing = work().catch((e) => {
+      this.#resyncing = undefined;
+      this.#reportError(e);
+      setTimeout(() => {
+        if (this.#running && !this.#resyncing) this.#whileResyncing(() => this.#refollow());
+      }, 500);
+    });
+  }
+
+  /** Follows again from just past what is queued, on a consumer recreated there. */
   async #refollow(): Promise<void> {
-    if (!this.#running || this.#resyncing) return;
-    this.#resync(this.#queuedSeq + 1, this.#queuedSeq + 1);
+    if (!this.#running) return;
+    this.#messages?.stop();
+    this.#messages = undefined;
+    await this.#resetConsumer(this.#queuedSeq);
+    this.#resyncing = undefined;
+    if (this.#running) await this.#consume();
+  }
+
+  async #consume(): Promise<void> {
+    const consumer = await this.js.consumers.get(this.stream, this.durable);
+    this.#messages = await consumer.consume({ max_messages: 5_000, callback: (m) => this.#enqueue(m) });
+  }
+
+  #reportError(e: unknown): void {
+    (this.#opts.onError ?? ((err) => console.warn('virtflow: projector:', err)))(e);
   }
 
   /** Whether any stream message lies in [from, to) — a gap of deleted messages is no gap. */
@@ -420,7 +430,7 @@ export class Projector {
         // Most likely the server is restarting: the batch stays queued and is written again.
         // A closed connection will not come back: give up (the next start resumes from the buckets).
         if (this.nc.isClosed()) return;
-        (this.#opts.onError ?? ((err) => console.warn('virtflow: projector:', err)))(e);
+        this.#reportError(e);
         failures++;
         if (!this.#running && failures > 3) throw e;
         await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** Math.min(failures, 5))));
