@@ -58,6 +58,8 @@ export interface AccelResult {
   readonly defineMs: LatencyStats;
   readonly virtflow: LatencyStats;
   readonly libvirt?: LatencyStats;
+  /** virtflow's start p50 over libvirt's, same run (issue 6's target: ≤ 1.0). */
+  readonly startRatio?: number;
   /** Why libvirt was not measured, when it was not. */
   readonly libvirtSkipped?: string;
 }
@@ -74,6 +76,7 @@ function stats(ms: readonly number[]): LatencyStats {
 }
 
 const round = (n: number) => Math.round(n * 10) / 10;
+const round2 = (n: number) => Math.round(n * 100) / 100;
 
 function xml(name: string, type: 'kvm' | 'qemu'): string {
   return `<domain type='${type}'><name>${name}</name><uuid>${randomUUID()}</uuid><memory unit='MiB'>128</memory><vcpu>1</vcpu>
@@ -149,7 +152,7 @@ export async function agentQemuBench(opts: { runs?: number; libvirt?: boolean } 
         }
         libvirt = stats(theirs);
       }
-      results.push({ accel, defineMs: stats(defineMs), virtflow: stats(ours), ...(libvirt ? { libvirt } : { libvirtSkipped: libvirtWhy ?? 'unknown' }) });
+      results.push({ accel, defineMs: stats(defineMs), virtflow: stats(ours), ...(libvirt ? { libvirt, startRatio: round2(stats(ours).p50Ms / libvirt.p50Ms) } : { libvirtSkipped: libvirtWhy ?? 'unknown' }) });
     }
   } finally {
     await h.close();
@@ -157,7 +160,7 @@ export async function agentQemuBench(opts: { runs?: number; libvirt?: boolean } 
     stopVirtlogd?.();
     stopLibvirtdIfStarted();
   }
-  console.table(results.map((r) => ({ accel: r.accel, 'define p50 ms': r.defineMs.p50Ms, 'virtflow start p50 ms': r.virtflow.p50Ms, 'libvirt start p50 ms': r.libvirt?.p50Ms ?? `(${r.libvirtSkipped})`, runs: r.virtflow.runs })));
+  console.table(results.map((r) => ({ accel: r.accel, 'define p50 ms': r.defineMs.p50Ms, 'virtflow start p50 ms': r.virtflow.p50Ms, 'libvirt start p50 ms': r.libvirt?.p50Ms ?? `(${r.libvirtSkipped})`, 'ratio (target ≤ 1.0)': r.startRatio ?? '-', runs: r.virtflow.runs })));
   if (virshOverheadMs !== undefined) console.log(`virsh process overhead (p50 of 'virsh version'): ${virshOverheadMs} ms`);
   return { ...(virshOverheadMs !== undefined ? { virshOverheadMs } : {}), results };
 }

@@ -9,6 +9,7 @@ import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 import { buildQemuCaps, bookwormQemuCaps, type Capabilities } from '@virtflow/model';
+import { readNumaCells } from './numa.ts';
 
 const run = promisify(execFile);
 
@@ -65,7 +66,7 @@ export async function probeQemuCapabilities(): Promise<Capabilities | undefined>
     }),
   );
   const mem = memoryKiB();
-  return buildQemuCaps({
+  const caps = buildQemuCaps({
     hostArch: hostArch(),
     kvm: await kvmUsable(),
     cpus: availableParallelism(),
@@ -73,6 +74,8 @@ export async function probeQemuCapabilities(): Promise<Capabilities | undefined>
     emulators,
     source: `probed: ${found.map(([, p]) => p).join(', ')}`,
   });
+  const numaCells = readNumaCells();
+  return numaCells ? { ...caps, host: { ...caps.host, numaCells } } : caps;
 }
 
 /** The host's capabilities: probed where QEMU is installed, else the bookworm snapshot. */
