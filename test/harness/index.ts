@@ -8,7 +8,7 @@
  *   await servers.stop();   // stops both and removes the folder
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,14 @@ export interface ServerOptions {
   readonly nats?: boolean;
   /** Redis append-only file, for tests that restart it. */
   readonly redisAof?: boolean;
+  /** The address nats-server listens on (127.0.0.1): another local address for clients in network namespaces (test/support/netns.ts). */
+  readonly natsHost?: string;
+  /** nats-server configuration text (users, accounts, tls): written to `<dir>/nats.conf` and passed with `-c`. */
+  readonly natsConfig?: string;
+  /** redis-server ACL file text: written to `<dir>/users.acl` and passed with `--aclfile`. */
+  readonly redisAcl?: string;
+  /** redis-server on TLS only (`--port 0 --tls-port`): PEM files; redisUrl becomes rediss://. */
+  readonly redisTls?: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
 }
 
 /** A port the kernel just handed out on 127.0.0.1. */
@@ -53,19 +61,19 @@ function findBinary(name: string): string {
   throw new Error(`${name} not found: run scripts/bootstrap (it installs it with apt-get)`);
 }
 
-async function waitForPort(port: number, proc: ChildProcess, log: string, what: string, timeoutMs = 15_000): Promise<void> {
+async function waitForPort(port: number, proc: ChildProcess, log: string, what: string, timeoutMs = 15_000, host = '127.0.0.1'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`${what} exited with ${proc.exitCode}: ${tail(log)}`);
     const ok = await new Promise<boolean>((resolve) => {
-      const s = tcpConnect(port, '127.0.0.1');
+      const s = tcpConnect(port, host);
       s.once('connect', () => (s.destroy(), resolve(true)));
       s.once('error', () => resolve(false));
     });
     if (ok) return;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`${what} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms: ${tail(log)}`);
+  throw new Error(`${what} did not listen on ${host}:${port} within ${timeoutMs} ms: ${tail(log)}`);
 }
 
 function tail(file: string): string {
@@ -103,26 +111,40 @@ export async function startServers(opts: ServerOptions = {}): Promise<Servers> {
       const log = join(dir, 'redis.log');
       const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--logfile', log, '--daemonize', 'no',
         '--appendonly', opts.redisAof ? 'yes' : 'no'];
+      if (opts.redisAcl !== undefined) {
+        writeFileSync(join(dir, 'users.acl'), opts.redisAcl, { mode: 0o600 });
+        args.push('--aclfile', join(dir, 'users.acl'));
+      }
+      if (opts.redisTls) {
+        args[1] = '0';
+        args.push('--tls-port', String(port), '--tls-cert-file', opts.redisTls.certFile, '--tls-key-file', opts.redisTls.keyFile,
+          '--tls-ca-cert-file', opts.redisTls.caFile, '--tls-auth-clients', 'optional');
+      }
       const proc = spawn(findBinary('redis-server'), args, { stdio: 'ignore' });
       procs.push(proc);
       await waitForPort(port, proc, log, 'redis-server');
-      redisUrl = `redis://127.0.0.1:${port}`;
+      redisUrl = `${opts.redisTls ? 'rediss' : 'redis'}://127.0.0.1:${port}`;
     }
     if (opts.nats !== false) {
       const port = await freePort();
       const log = join(dir, 'nats.log');
-      const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'jetstream'), '-l', log];
+      const natsHost = opts.natsHost ?? '127.0.0.1';
+      const args = ['-a', natsHost, '-p', String(port), '-js', '-sd', join(dir, 'jetstream'), '-l', log];
+      if (opts.natsConfig !== undefined) {
+        writeFileSync(join(dir, 'nats.conf'), opts.natsConfig, { mode: 0o600 });
+        args.push('-c', join(dir, 'nats.conf'));
+      }
       let proc = spawn(findBinary('nats-server'), args, { stdio: 'ignore' });
       procs.push(proc);
-      await waitForPort(port, proc, log, 'nats-server');
-      natsUrl = `nats://127.0.0.1:${port}`;
+      await waitForPort(port, proc, log, 'nats-server', undefined, natsHost);
+      natsUrl = `nats://${natsHost}:${port}`;
       restartNats = async ({ signal = 'SIGTERM', downMs = 0 } = {}) => {
         await stopProcess(proc, signal);
         if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
         const next = spawn(findBinary('nats-server'), args, { stdio: 'ignore' });
         procs[procs.indexOf(proc)] = next;
         proc = next;
-        await waitForPort(port, next, log, 'nats-server');
+        await waitForPort(port, next, log, 'nats-server', undefined, natsHost);
       };
     }
     return { redisUrl, natsUrl, dir, stop, restartNats: (o) => restartNats(o) };

@@ -20,3 +20,4 @@ export { runPolicyStages, type PolicyRun } from './pipeline.ts';
 export * from './commands/index.ts';
 export { detachDevice, updateDevice, type Edited } from './edit/devices.ts';
 export * from './placement/index.ts';
+export * from './security/index.ts';

@@ -73,3 +73,20 @@ describe('runPolicyStages', () => {
     assert.throws(() => runPolicyStages(base, [{ name: 'no', domain: () => { throw new VirtError('OPERATION_DENIED', 'no', '/domain'); } }], { caps: bookwormQemuCaps, driver: testDriver }), /no/);
   });
 });
+
+describe('validateJob: scheduler hints on start and migrate jobs', () => {
+  const uuid = '11111111-1111-4111-8111-111111111111';
+  it('accepts valid hints on a start job and passes them through', () => {
+    const j = validateJob({ op: 'start', uuid, schedulerHints: { preferredHost: 'node-1', group: { name: 'web', policy: 'anti-affinity' } } });
+    assert.ok(!(j instanceof VirtError));
+    assert.deepEqual((j as { schedulerHints?: unknown }).schedulerHints, { preferredHost: 'node-1', group: { name: 'web', policy: 'anti-affinity' } });
+  });
+  it('refuses a bad hint with its path, and hints on an operation that places nothing', () => {
+    const bad = validateJob({ op: 'start', uuid, schedulerHints: { group: { name: 'web', policy: 'sometimes' } } });
+    assert.ok(bad instanceof VirtError);
+    assert.equal(bad.path, '/schedulerHints/group/policy');
+    const misplaced = validateJob({ op: 'destroy', uuid, schedulerHints: {} });
+    assert.ok(misplaced instanceof VirtError);
+    assert.equal(misplaced.path, '/schedulerHints');
+  });
+});

@@ -5,6 +5,8 @@
  * with the path of the field at fault.
  */
 import { VirtError } from './errors.ts';
+import { validateSchedulerHints } from './placement/request.ts';
+import type { SchedulerHints } from './placement/types.ts';
 
 /** Operations the parser carries out itself. */
 export const PARSER_OPS = ['define', 'redefine', 'undefine', 'attach-device', 'detach-device', 'update-device'] as const;
@@ -24,8 +26,13 @@ interface Base {
 export interface DefineJob extends Base { readonly op: 'define' | 'redefine'; readonly xml: string }
 export interface UndefineJob extends Base { readonly op: 'undefine'; readonly uuid: string }
 export interface DeviceJob extends Base { readonly op: 'attach-device' | 'detach-device' | 'update-device'; readonly uuid: string; readonly xml: string }
-export interface LifecycleJob extends Base { readonly op: 'start' | 'shutdown' | 'destroy' | 'reboot' | 'reset' | 'suspend' | 'resume'; readonly uuid: string }
-export interface MigrateJob extends Base { readonly op: 'migrate'; readonly uuid: string; readonly toHost?: string; readonly live?: boolean }
+export interface LifecycleJob extends Base {
+  readonly op: 'start' | 'shutdown' | 'destroy' | 'reboot' | 'reset' | 'suspend' | 'resume';
+  readonly uuid: string;
+  /** start only: how to steer the placement (placement/request.ts), over the definition's `<vf:scheduling>`. */
+  readonly schedulerHints?: SchedulerHints;
+}
+export interface MigrateJob extends Base { readonly op: 'migrate'; readonly uuid: string; readonly toHost?: string; readonly live?: boolean; readonly schedulerHints?: SchedulerHints }
 export interface EvacuateJob extends Base { readonly op: 'evacuate'; readonly hostId: string }
 
 export type JobPayload = DefineJob | UndefineJob | DeviceJob | LifecycleJob | MigrateJob | EvacuateJob;
@@ -100,5 +107,10 @@ export function validateJob(payload: unknown, opts: { readonly maxBytes?: number
   if (typeof o.uuid === 'string' && !UUID_RE.test(o.uuid)) return invalid(`'${o.uuid}' is not a UUID`, '/uuid');
   if (typeof o.key === 'string' && !KEY_RE.test(o.key)) return invalid('an idempotency key is 1 to 200 characters of A-Z a-z 0-9 . _ @ / -', '/key');
   if (o.live !== undefined && typeof o.live !== 'boolean') return invalid("job field 'live' must be a boolean", '/live');
+  if (o.schedulerHints !== undefined) {
+    if (op !== 'start' && op !== 'migrate') return invalid(`scheduler hints steer a placement: only start and migrate jobs take them, not ${op}`, '/schedulerHints');
+    const hints = validateSchedulerHints(o.schedulerHints);
+    if (hints instanceof VirtError) return hints;
+  }
   return o as unknown as JobPayload;
 }

@@ -239,12 +239,23 @@ export async function runCommand(nc: NatsConnection, cmd: Command, opts: { reado
   return awaitCommandResult(nc, cmd, { ...opts, results });
 }
 
-/** The commands still in the stream for a host (work-queue retention: the ones not yet acked), oldest first. */
+/**
+ * The commands still in the stream for a host (work-queue retention: the ones not yet acked), oldest first.
+ * Under the strict NATS permissions of security/nats-auth.ts an agent may not read the commands stream
+ * by sequence (NATS cannot hold that read to one host): then there is no backlog to report, and the
+ * empty list says so (the agent reconciles without it; see security/README.md).
+ */
 export async function pendingCommands(jsm: JetStreamManager, hostId: string, limit = 10_000): Promise<Array<{ seq: number; data: Uint8Array }>> {
   const out: Array<{ seq: number; data: Uint8Array }> = [];
   let seq = 1;
   while (out.length < limit) {
-    const m = await jsm.direct.getMessage(COMMAND_STREAM, { seq, next_by_subj: subjects.hostCommands(hostId) });
+    let m;
+    try {
+      m = await jsm.direct.getMessage(COMMAND_STREAM, { seq, next_by_subj: subjects.hostCommands(hostId) });
+    } catch (e) {
+      if (out.length === 0 && e instanceof Error && /Permissions Violation/i.test(e.message)) return out;
+      throw e;
+    }
     if (!m) break;
     out.push({ seq: m.seq, data: m.data });
     seq = m.seq + 1;

@@ -155,3 +155,142 @@ export function loadAgentConfig(env: Env = process.env, defaults: { readonly hos
     testGuestShutdownMs: guest === 'never' ? Infinity : int(env, 'VIRTFLOW_TEST_GUEST_SHUTDOWN_MS', 50, 0, 3_600_000),
   });
 }
+
+/** The scheduler's own settings (services/scheduler), beside the shared Config. */
+export interface SchedulerServiceConfig {
+  /** VIRTFLOW_SCHEDULER_MAX_HOSTS (3): hosts a start is tried on before the job fails (Nova's scheduler_max_attempts). */
+  readonly maxHosts: number;
+  /** VIRTFLOW_COMMAND_TIMEOUT_MS (60000): how long an agent may take to answer a command. */
+  readonly commandTimeoutMs: number;
+  /** VIRTFLOW_RAM_ALLOCATION_RATIO (1.0), VIRTFLOW_CPU_ALLOCATION_RATIO (4.0): Nova's overcommit ratios. */
+  readonly ramAllocationRatio: number;
+  readonly cpuAllocationRatio: number;
+  /** VIRTFLOW_RESERVED_HOST_MEMORY_KIB (524288), VIRTFLOW_RESERVED_HOST_CPUS (0): what each host keeps for itself. */
+  readonly reservedHostMemoryKiB: number;
+  readonly reservedHostCpus: number;
+  /** VIRTFLOW_HOST_SUBSET_SIZE (1): choose at random among the best N hosts, so schedulers side by side rarely race for one. */
+  readonly hostSubsetSize: number;
+  /** VIRTFLOW_SCHEDULER_WEIGHTS (ram=1,cpu=1,domains=0,softAffinity=1): weigher multipliers; ram/cpu > 0 spread, < 0 pack. */
+  readonly weights: Readonly<Partial<Record<'ram' | 'cpu' | 'domains' | 'softAffinity', number>>>;
+  /** VIRTFLOW_MAX_DOMAINS_PER_HOST (none): NumDomainsFilter's limit. */
+  readonly maxDomainsPerHost: number | undefined;
+}
+
+function ratio(env: Env, name: string, def: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || !Number.isFinite(n) || n <= 0 || n > 1000) throw new ConfigError(name, `'${raw}' is not a ratio above 0 (e.g. 1.5)`);
+  return n;
+}
+
+const WEIGHERS = ['ram', 'cpu', 'domains', 'softAffinity'] as const;
+
+function weights(env: Env, name: string): Partial<Record<(typeof WEIGHERS)[number], number>> {
+  const raw = env[name]?.trim();
+  const out: Partial<Record<(typeof WEIGHERS)[number], number>> = {};
+  if (!raw) return out;
+  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z]+)=(-?\d+(?:\.\d+)?)$/.exec(part);
+    if (!m) throw new ConfigError(name, `'${part}' is not weigher=multiplier (e.g. ram=-1 to pack)`);
+    if (!(WEIGHERS as readonly string[]).includes(m[1]!)) throw new ConfigError(name, `unknown weigher '${m[1]}' (known: ${WEIGHERS.join(', ')})`);
+    out[m[1] as (typeof WEIGHERS)[number]] = Number(m[2]);
+  }
+  return out;
+}
+
+/** Parses the scheduler's variables; throws ConfigError naming the first bad one. */
+export function loadSchedulerConfig(env: Env = process.env): SchedulerServiceConfig {
+  const maxDomains = env.VIRTFLOW_MAX_DOMAINS_PER_HOST?.trim();
+  return Object.freeze({
+    maxHosts: int(env, 'VIRTFLOW_SCHEDULER_MAX_HOSTS', 3, 1, 1_000),
+    commandTimeoutMs: int(env, 'VIRTFLOW_COMMAND_TIMEOUT_MS', 60_000, 100, 3_600_000),
+    ramAllocationRatio: ratio(env, 'VIRTFLOW_RAM_ALLOCATION_RATIO', 1.0),
+    cpuAllocationRatio: ratio(env, 'VIRTFLOW_CPU_ALLOCATION_RATIO', 4.0),
+    reservedHostMemoryKiB: int(env, 'VIRTFLOW_RESERVED_HOST_MEMORY_KIB', 512 * 1024, 0, Number.MAX_SAFE_INTEGER),
+    reservedHostCpus: int(env, 'VIRTFLOW_RESERVED_HOST_CPUS', 0, 0, 1_000_000),
+    hostSubsetSize: int(env, 'VIRTFLOW_HOST_SUBSET_SIZE', 1, 1, 1_000),
+    weights: Object.freeze(weights(env, 'VIRTFLOW_SCHEDULER_WEIGHTS')),
+    maxDomainsPerHost: maxDomains ? int(env, 'VIRTFLOW_MAX_DOMAINS_PER_HOST', 0, 1, 1_000_000) : undefined,
+  });
+}
+
+/** TLS material for one server: PEM files. */
+export interface TlsFiles {
+  /** The CA that signed the server's certificate (and checks ours). */
+  readonly ca?: string;
+  /** Our client certificate and its key, for servers that verify clients. */
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+/** Who a service is to NATS and Redis, how it talks to them, and what its host may open (security/README.md). */
+export interface SecurityConfig {
+  /**
+   * VIRTFLOW_NATS_USER with VIRTFLOW_NATS_PASSWORD or VIRTFLOW_NATS_NKEY_SEED_FILE (a file holding the
+   * user nkey's seed `SU...`) (none): the service's NATS user; its reply inbox is `_INBOX_<user>`.
+   */
+  readonly natsUser?: { readonly user: string; readonly password?: string; readonly nkeySeedFile?: string };
+  /** VIRTFLOW_NATS_TLS_CA, VIRTFLOW_NATS_TLS_CERT, VIRTFLOW_NATS_TLS_KEY (none: plain TCP). */
+  readonly natsTls?: TlsFiles;
+  /** VIRTFLOW_REDIS_TLS_CA, VIRTFLOW_REDIS_TLS_CERT, VIRTFLOW_REDIS_TLS_KEY (none); the Redis user and password ride in VIRTFLOW_REDIS_URL. */
+  readonly redisTls?: TlsFiles;
+  /**
+   * VIRTFLOW_STORAGE_PATHS (none: no restriction): colon-separated absolute
+   * folders under which every host path of a definition must lie on this host
+   * (disk and filesystem sources, kernel, loader, chardev files, ...).
+   */
+  readonly storagePaths?: readonly string[];
+}
+
+function tlsFiles(env: Env, prefix: string): TlsFiles | undefined {
+  const get = (what: string) => {
+    const name = `${prefix}_${what}`;
+    const v = env[name]?.trim();
+    if (v && !v.startsWith('/')) throw new ConfigError(name, `'${v}' must be an absolute path to a PEM file`);
+    return v || undefined;
+  };
+  const ca = get('CA');
+  const cert = get('CERT');
+  const key = get('KEY');
+  if ((cert === undefined) !== (key === undefined)) throw new ConfigError(cert ? `${prefix}_KEY` : `${prefix}_CERT`, `${prefix}_CERT and ${prefix}_KEY go together`);
+  if (!ca && !cert) return undefined;
+  return Object.freeze({ ...(ca ? { ca } : {}), ...(cert ? { cert, key } : {}) });
+}
+
+/** Parses the security variables; throws ConfigError naming the first bad one. */
+export function loadSecurityConfig(env: Env = process.env): SecurityConfig {
+  const user = env.VIRTFLOW_NATS_USER?.trim();
+  const password = env.VIRTFLOW_NATS_PASSWORD;
+  if (user && !/^[A-Za-z0-9_-]{1,64}$/.test(user)) throw new ConfigError('VIRTFLOW_NATS_USER', `'${user}' must be 1 to 64 characters of A-Z a-z 0-9 _ -`);
+  const seedFile = env.VIRTFLOW_NATS_NKEY_SEED_FILE?.trim() || undefined;
+  if (seedFile && !seedFile.startsWith('/')) throw new ConfigError('VIRTFLOW_NATS_NKEY_SEED_FILE', `'${seedFile}' must be an absolute path`);
+  if (password && seedFile) throw new ConfigError('VIRTFLOW_NATS_NKEY_SEED_FILE', 'set VIRTFLOW_NATS_PASSWORD or VIRTFLOW_NATS_NKEY_SEED_FILE, not both');
+  if (Boolean(user) !== Boolean(password || seedFile)) throw new ConfigError(user ? 'VIRTFLOW_NATS_PASSWORD' : 'VIRTFLOW_NATS_USER', 'VIRTFLOW_NATS_USER goes with VIRTFLOW_NATS_PASSWORD or VIRTFLOW_NATS_NKEY_SEED_FILE');
+  const raw = env.VIRTFLOW_STORAGE_PATHS?.trim();
+  const paths = raw ? raw.split(':').map((p) => p.trim()).filter(Boolean) : [];
+  const bad = paths.find((p) => !p.startsWith('/') || p.split('/').includes('..'));
+  if (bad !== undefined) throw new ConfigError('VIRTFLOW_STORAGE_PATHS', `'${bad}' must be an absolute path without '..'`);
+  if (raw && paths.length === 0) throw new ConfigError('VIRTFLOW_STORAGE_PATHS', 'lists no path (unset it for no restriction)');
+  const natsTls = tlsFiles(env, 'VIRTFLOW_NATS_TLS');
+  const redisTls = tlsFiles(env, 'VIRTFLOW_REDIS_TLS');
+  return Object.freeze({
+    ...(user && (password || seedFile) ? { natsUser: Object.freeze({ user, ...(password ? { password } : { nkeySeedFile: seedFile! }) }) } : {}),
+    ...(natsTls ? { natsTls } : {}),
+    ...(redisTls ? { redisTls } : {}),
+    ...(paths.length ? { storagePaths: Object.freeze(paths) } : {}),
+  });
+}
+
+/** The parser intake's per-client rate limit (services/parser/src/ratelimit.ts). */
+export interface IntakeConfig {
+  /** VIRTFLOW_INTAKE_RATE (0: unlimited): jobs one client may submit per window. */
+  readonly rate: number;
+  /** VIRTFLOW_INTAKE_WINDOW_MS (1000): the window. */
+  readonly windowMs: number;
+}
+
+/** Parses the intake variables; throws ConfigError naming the first bad one. */
+export function loadIntakeConfig(env: Env = process.env): IntakeConfig {
+  return Object.freeze({ rate: int(env, 'VIRTFLOW_INTAKE_RATE', 0, 0, 1_000_000_000), windowMs: int(env, 'VIRTFLOW_INTAKE_WINDOW_MS', 1_000, 1, 86_400_000) });
+}

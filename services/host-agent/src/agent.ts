@@ -26,6 +26,7 @@ import {
 } from '@virtflow/runtime';
 import { ChangeBook, draftFor } from './changes.ts';
 import { execute, type Decided, type ExecContext, type RecordedEvent } from './execute.ts';
+import { Fencer } from './fence.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { AgentMetrics } from './metrics.ts';
 import { KeyedQueue } from './queue.ts';
@@ -54,8 +55,13 @@ export interface AgentOptions {
   readonly resultsTtlMs?: number;
   /** See ExecContext.startRecoveryMs (10 s). */
   readonly startRecoveryMs?: number;
+  /** Fencing (fence.ts): how often the host's own record is read for a change (heartbeatMs), and the full check's period (60 s; 0: never). */
+  readonly fenceCheckMs?: number;
+  readonly fenceFullMs?: number;
   readonly log?: Logger;
   readonly metrics?: AgentMetrics;
+  /** Folders every host path of a definition must lie under (VIRTFLOW_STORAGE_PATHS; none: no restriction): storage-guard.ts. */
+  readonly storagePaths?: readonly string[];
 }
 
 export interface AgentStatus {
@@ -93,6 +99,7 @@ export class Agent {
   #report?: ReconcileReport;
   #lastHeartbeat?: string;
   #slot?: () => void;
+  #fencer?: Fencer;
 
   private constructor(o: AgentOptions) {
     this.#o = o;
@@ -142,6 +149,12 @@ export class Agent {
     this.#log('info', 'reconciled', {
       running: this.#report.running.length, diedWhileDown: this.#report.diedWhileDown, unexpected: this.#report.unexpected.map((d) => d.uuid), leftToCommands: this.#report.leftToCommands,
     });
+    // Before taking commands: a copy the log moved elsewhere while this host was away must not run on.
+    this.#fencer = new Fencer({
+      hostId: this.hostId, store: this.#o.store, hypervisor, log: this.#log, nc, serialize: (uuid, fn) => this.#queue.run(uuid, fn),
+      checkMs: this.#o.fenceCheckMs ?? heartbeatMs, ...(this.#o.fenceFullMs !== undefined ? { fullMs: this.#o.fenceFullMs } : {}),
+    });
+    await this.#fencer.start();
     await this.#beat();
     this.#heartbeat = setInterval(() => void this.#beat(), heartbeatMs);
     await this.#consume();
@@ -171,6 +184,7 @@ export class Agent {
     this.#slot?.();
     await this.#loop;
     await Promise.all([...this.#running]);
+    await this.#fencer?.stop();
     await this.#queue.idle();
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     if (this.#heartbeats) await this.#beat();
@@ -363,6 +377,7 @@ export class Agent {
     return {
       hostId: this.hostId, store: this.#o.store, hypervisor: this.#o.hypervisor, caps: this.#caps, registry: (this.#registry ??= this.#o.registry ?? defaultRegistry()),
       book: this.#book, startRecoveryMs: this.#o.startRecoveryMs ?? 10_000, log: this.#log, cache: this.#cache,
+      ...(this.#o.storagePaths ? { storagePaths: this.#o.storagePaths } : {}),
     };
   }
 

@@ -16,6 +16,7 @@ import {
 } from '@virtflow/model';
 import { ConcurrencyError, defineDomain, domainRef, type EventDraft, type EventStore } from '@virtflow/runtime';
 import type { ChangeBook } from './changes.ts';
+import { guardStorage } from './storage-guard.ts';
 import type { Logger } from './log.ts';
 import type { Hypervisor, RunningDomain } from './hypervisor/types.ts';
 
@@ -38,6 +39,8 @@ export interface ExecContext {
    * they need the current definition or the scheduler's DomainMigrating.
    */
   readonly cache: Map<string, Decided>;
+  /** Folders the definitions' host paths must lie under (none: no restriction): storage-guard.ts. */
+  readonly storagePaths?: readonly string[];
 }
 
 /** A domain's state and version as a decision saw them. */
@@ -123,6 +126,7 @@ async function dispatch(ctx: ExecContext, cmd: AnyCommand, recovering: boolean):
       return op(ctx, cmd, recovering, {
         check: (s) => active(ctx, s),
         act: async (s) => {
+          await guardStorage(c.args.xml, ctx.storagePaths, ctx.caps);
           const device = defineDevice(c.args.xml, domainDef(s), { caps: ctx.caps, registry: ctx.registry, provenance: false }).def;
           await tolerant(recovering, () => ctx.hypervisor.attachDevice(c.uuid, device));
         },
@@ -146,7 +150,10 @@ async function dispatch(ctx: ExecContext, cmd: AnyCommand, recovering: boolean):
           if (m.fromHost !== c.args.fromHost) throw new VirtError('OPERATION_INVALID', `domain '${s.name}' is being migrated from host '${m.fromHost}', not '${c.args.fromHost}'`);
         },
         before: () => ctx.book.followUp(c.uuid, { commandId: c.id, correlationId: c.correlationId, endsWith: ['resumed:MIGRATED', 'started:MIGRATED', 'suspended:MIGRATED', 'stopped'] }),
-        act: (s) => ctx.hypervisor.start(domainDef(s), { incoming: { host: c.args.host, port: c.args.port } }),
+        act: async (s) => {
+          await guardStorage(s.xml, ctx.storagePaths, ctx.caps);
+          await ctx.hypervisor.start(domainDef(s), { incoming: { host: c.args.host, port: c.args.port } });
+        },
         done: (a) => a !== undefined,
       });
     }
@@ -307,6 +314,7 @@ async function ownEvents(ctx: ExecContext, cmd: AnyCommand): Promise<readonly Re
 // ---------------------------------------------------------- the commands
 
 async function define(ctx: ExecContext, cmd: Command<'define'>): Promise<readonly RecordedEvent[]> {
+  await guardStorage(cmd.args.xml, ctx.storagePaths, ctx.caps);
   const r = postParse(cmd.args.xml, { caps: ctx.caps, registry: ctx.registry });
   if (r.def.uuid !== cmd.uuid) throw new VirtError('INVALID_ARG', `the definition's uuid '${r.def.uuid ?? ''}' is not the command's '${cmd.uuid}'`, '/args/xml');
   const out = await defineDomain(ctx.store, {
@@ -346,6 +354,8 @@ async function start(ctx: ExecContext, cmd: Command<'start'>, recovering: boolea
   const s = loaded.state;
   if (!s?.defined) throw noDomain(cmd.uuid);
   if (s.state !== 'shutoff') throw new VirtError('OPERATION_INVALID', 'domain is already running');
+  // The stored definition may come from the parser, which does not know this host's storage.
+  await guardStorage(s.xml, ctx.storagePaths, ctx.caps);
   const def = domainDef(s);
   const paused = cmd.args.paused === true;
   const drafts = (now: DomainState): EventDraft[] => [

@@ -1,15 +1,21 @@
-/** One JSON line per message on stdout/stderr: what the agent did and why, for people and log shippers. */
+/**
+ * The agent's log: one JSON line per message (pino, through the runtime's
+ * shared logger), info and below on stdout, warnings and errors on stderr.
+ * Callers keep the small `Logger` function; a `correlationId` in the fields
+ * ties the line to the command's job and events.
+ */
+import { createLogger, type DestinationStream } from '@virtflow/runtime';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type Logger = (level: LogLevel, msg: string, fields?: Readonly<Record<string, unknown>>) => void;
 
-const RANK: Readonly<Record<LogLevel, number>> = { debug: 10, info: 20, warn: 30, error: 40 };
-
-export function jsonLogger(base: Readonly<Record<string, unknown>>, min: LogLevel = 'info'): Logger {
-  return (level, msg, fields) => {
-    if (RANK[level] < RANK[min]) return;
-    const line = JSON.stringify({ level, at: new Date().toISOString(), msg, ...base, ...fields });
-    (RANK[level] >= RANK.warn ? process.stderr : process.stdout).write(`${line}\n`);
-  };
+export function jsonLogger(base: Readonly<Record<string, unknown>>, min: LogLevel = 'info', destination?: DestinationStream): Logger {
+  const { service, ...rest } = base;
+  const log = createLogger({
+    service: typeof service === 'string' ? service : 'virtflow-agent', level: min, base: rest,
+    ...(destination ? { destination } : { stderrFrom: 'warn' as const }),
+  });
+  return (level, msg, fields) => log[level]({ ...fields }, msg);
 }
 
 export const silentLogger: Logger = () => undefined;

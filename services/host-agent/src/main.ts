@@ -5,7 +5,10 @@
  * VIRTFLOW_HTTP_PORT / VIRTFLOW_HTTP_HOST (/healthz, /metrics), VIRTFLOW_CONCURRENCY,
  * VIRTFLOW_HEARTBEAT_MS, VIRTFLOW_ACK_WAIT_MS, VIRTFLOW_START_RECOVERY_MS, VIRTFLOW_LOG_LEVEL;
  * for the test hypervisor VIRTFLOW_TEST_CPUS, VIRTFLOW_TEST_MEMORY_KIB,
- * VIRTFLOW_TEST_DELAYS (`start=2000,...`), VIRTFLOW_TEST_GUEST_SHUTDOWN_MS. A wrong value
+ * VIRTFLOW_TEST_DELAYS (`start=2000,...`), VIRTFLOW_TEST_GUEST_SHUTDOWN_MS;
+ * VIRTFLOW_STORAGE_PATHS (colon-separated folders every host path of a definition must lie
+ * under; unset: no restriction), VIRTFLOW_NATS_USER with _PASSWORD or VIRTFLOW_NATS_NKEY_SEED_FILE,
+ * VIRTFLOW_NATS_TLS_CA/_CERT/_KEY (packages/runtime/src/security/README.md). A wrong value
  * stops the agent with a message naming the variable (exit code 2).
  *
  * SIGTERM/SIGINT drain: no new command is taken, the running ones finish, the
@@ -16,7 +19,7 @@ import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, EventStore, connectNats, hostCapabilities, loadAgentConfig, loadConfig, type AgentConfig } from '@virtflow/runtime';
+import { ConfigError, EventStore, connectNats, hostCapabilities, loadAgentConfig, loadConfig, loadSecurityConfig, natsSecurityOptions, type AgentConfig, type NatsOptions, type SecurityConfig } from '@virtflow/runtime';
 import { Agent } from './agent.ts';
 import { jsonLogger } from './log.ts';
 import { AgentMetrics } from './metrics.ts';
@@ -45,9 +48,13 @@ function hypervisorFor(a: AgentConfig): Promise<Hypervisor> | Hypervisor {
 async function main(): Promise<void> {
   let config;
   let agentConfig: AgentConfig;
+  let security: SecurityConfig;
+  let natsOptions: NatsOptions;
   try {
     config = loadConfig(process.env, { hostId: hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) });
     agentConfig = loadAgentConfig(process.env, { hostId: config.hostId, tmpdir: tmpdir() });
+    security = loadSecurityConfig(process.env);
+    natsOptions = natsSecurityOptions(security);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     console.error(`virtflow-agent: ${e.message}`);
@@ -56,12 +63,13 @@ async function main(): Promise<void> {
   const log = jsonLogger({ service: 'virtflow-agent', hostId: config.hostId }, config.logLevel);
   mkdirSync(agentConfig.runDir, { recursive: true });
   const hypervisor = await hypervisorFor(agentConfig);
-  const nc = await connectNats([...config.natsUrl]);
+  const nc = await connectNats([...config.natsUrl], natsOptions);
   const store = await EventStore.open(nc);
   const metrics = new AgentMetrics();
   const agent = await Agent.start({
     hostId: config.hostId, nc, store, hypervisor, log, metrics, concurrency: config.concurrency, heartbeatMs: agentConfig.heartbeatMs,
     ackWaitMs: agentConfig.ackWaitMs, startRecoveryMs: agentConfig.startRecoveryMs,
+    ...(security.storagePaths ? { storagePaths: security.storagePaths } : {}),
   });
   let stopping = false;
   const http = createServer((req, res) => {

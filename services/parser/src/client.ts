@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { VirtError } from '@virtflow/model';
 import { queues } from '@virtflow/runtime';
 import { jobError, type IntakeData } from './wire.ts';
@@ -27,10 +27,14 @@ export class ParserClient {
 
   readonly #conns: Redis[];
 
-  constructor(redisUrl: string, opts: { readonly prefix?: string; readonly attempts?: number; readonly backoffMs?: number } = {}) {
+  /** Who submits (ratelimit.ts): `clientId`, else the Redis user of the URL, else none. */
+  readonly clientId: string | undefined;
+
+  constructor(redisUrl: string, opts: { readonly prefix?: string; readonly attempts?: number; readonly backoffMs?: number; readonly clientId?: string; readonly redisOptions?: RedisOptions } = {}) {
     const prefix = opts.prefix ?? 'bull';
-    const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-    const listen = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    this.clientId = opts.clientId ?? (decodeURIComponent(new URL(redisUrl).username) || undefined);
+    const connection = new Redis(redisUrl, { ...opts.redisOptions, maxRetriesPerRequest: null });
+    const listen = new Redis(redisUrl, { ...opts.redisOptions, maxRetriesPerRequest: null });
     this.#conns = [connection, listen];
     this.jobs = new Queue(queues.jobs, {
       connection, prefix,
@@ -50,7 +54,7 @@ export class ParserClient {
   /** Queues a job; its `key` (else a fresh id) is the job id. */
   submit(payload: Record<string, unknown>): Promise<Job<IntakeData>> {
     const key = typeof payload.key === 'string' ? payload.key : randomUUID();
-    return this.jobs.add(String(payload.op ?? 'job'), { payload }, { jobId: key });
+    return this.jobs.add(String(payload.op ?? 'job'), { payload, ...(this.clientId ? { client: this.clientId } : {}) }, { jobId: key });
   }
 
   /** The job's result, or its `{code, path, message}` as a VirtError. */

@@ -6,11 +6,18 @@
  * to the next worker once their lock (VIRTFLOW_LOCK_MS) expires.
  * Policy stages come from VIRTFLOW_POLICY_STAGES (at start) and
  * VIRTFLOW_POLICY_DIR (watched while running; SIGHUP rescans it): policy.ts.
+ * Per-client rate limit at the intake: VIRTFLOW_INTAKE_RATE, VIRTFLOW_INTAKE_WINDOW_MS (ratelimit.ts);
+ * NATS user and TLS, Redis TLS: packages/runtime/src/security/README.md.
  */
 import { createServer } from 'node:http';
 import { hostname } from 'node:os';
 import { defaultRegistry } from '@virtflow/model';
-import { ConfigError, EventStore, connectNats, hostCapabilities, loadConfig } from '@virtflow/runtime';
+import {
+  ConfigError, EventStore, connectNats, hostCapabilities, loadConfig, loadIntakeConfig, loadSecurityConfig, natsSecurityOptions, redisSecurityOptions,
+  type IntakeConfig, type NatsOptions,
+} from '@virtflow/runtime';
+import type { RedisOptions } from 'ioredis';
+import { createLogger } from '@virtflow/runtime';
 import { startParser, stageNames, type StageName } from './service.ts';
 import { PolicyLoader } from './policy.ts';
 
@@ -27,18 +34,28 @@ function parseStages(argv: readonly string[], known: readonly StageName[]): read
 async function main(): Promise<void> {
   let config;
   let stages: readonly StageName[];
+  let intake: IntakeConfig;
+  let natsOptions: NatsOptions;
+  let redisOptions: RedisOptions;
   const registry = defaultRegistry();
   try {
     config = loadConfig(process.env, { hostId: hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) });
     stages = parseStages(process.argv.slice(2), stageNames(registry));
+    intake = loadIntakeConfig(process.env);
+    const security = loadSecurityConfig(process.env);
+    natsOptions = natsSecurityOptions(security);
+    redisOptions = redisSecurityOptions(security);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     console.error(`virtflow-parser: ${e.message}`);
     process.exit(2);
   }
+  // pino JSON lines (packages/runtime/src/log.ts); the ready line is written whatever the level: supervisors wait for it.
+  const log = createLogger({ service: 'virtflow-parser', level: config.logLevel, base: { hostId: config.hostId } });
+  const always = log.child({}, { level: 'info' });
   const policy = new PolicyLoader(registry, {
     files: config.policyStages, dir: config.policyDir, pollMs: config.policyPollMs,
-    log: (entry) => console.log(JSON.stringify(entry)),
+    log: (entry) => log.info(entry),
   });
   try {
     await policy.start();
@@ -46,12 +63,13 @@ async function main(): Promise<void> {
     console.error(`virtflow-parser: VIRTFLOW_POLICY_STAGES: ${(e as Error).message}`);
     process.exit(2);
   }
-  const nc = await connectNats([...config.natsUrl]);
+  const nc = await connectNats([...config.natsUrl], natsOptions);
   const store = await EventStore.open(nc);
   const caps = await hostCapabilities();
   const parser = await startParser({
     redisUrl: config.redisUrl, store, caps, registry, stages, concurrency: config.concurrency,
     attempts: config.jobAttempts, backoffMs: config.backoffMs, prefix: config.queuePrefix, lockMs: config.lockMs, stalledMs: config.stalledMs,
+    redisOptions, ...(intake.rate > 0 ? { intakeLimit: { max: intake.rate, windowMs: intake.windowMs } } : {}),
   });
   let stopping = false;
   const http = createServer((req, res) => {
@@ -71,18 +89,18 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => http.listen(config.httpPort, config.httpHost, resolve));
   const addr = http.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;
-  console.log(JSON.stringify({ msg: 'virtflow-parser ready', pid: process.pid, stages, http: `http://${config.httpHost}:${port}` }));
+  always.info({ pid: process.pid, stages, http: `http://${config.httpHost}:${port}` }, 'virtflow-parser ready');
 
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     policy.close();
-    console.log(JSON.stringify({ msg: 'virtflow-parser stopping', signal }));
+    log.info({ signal }, 'virtflow-parser stopping');
     await parser.close(); // running jobs finish first
     await store.close();
     await nc.drain();
     http.close();
-    console.log(JSON.stringify({ msg: 'virtflow-parser stopped' }));
+    log.info('virtflow-parser stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

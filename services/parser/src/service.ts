@@ -15,7 +15,7 @@
  * the model's edit on the stored definition, then their event.
  */
 import { FlowProducer, Job, Queue, UnrecoverableError, WaitingChildrenError, Worker, type JobsOptions } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import {
   VirtError, attachDevice, detachDevice, updateDevice, formatDeviceXML, formatDomainXML, isParserOp, readDomain, runPolicyStages, validateJob,
   defineDomain as postParse, type Capabilities, type DeviceDef, type DomainDef, type DriverRegistry, type JobPayload, type JobResult, type PostParseOptions, type PostParseResult,
@@ -23,6 +23,7 @@ import {
 import { EventStore, defineDomain, domainRef, isConcurrencyError, queues, undefineDomain } from '@virtflow/runtime';
 import { asStageError, userFailure, type Enriched, type IntakeData, type StageData, type StageResult } from './wire.ts';
 import { Metrics } from './metrics.ts';
+import { IntakeLimiter, clientOf, type RateLimit } from './ratelimit.ts';
 
 export type StageName = 'intake' | 'policy' | `postparse:${string}`;
 
@@ -43,6 +44,10 @@ export interface ParserOptions {
   readonly lockMs?: number;
   /** How often a worker checks for jobs whose lock expired (default: lockMs). */
   readonly stalledMs?: number;
+  /** Per-client rate limit at the intake (ratelimit.ts; none: unlimited). */
+  readonly intakeLimit?: RateLimit;
+  /** Extra ioredis options (TLS: redisSecurityOptions of @virtflow/runtime). */
+  readonly redisOptions?: RedisOptions;
 }
 
 export interface ParserService {
@@ -63,7 +68,7 @@ const DEVICE_EDITS: Readonly<Record<'attach-device' | 'detach-device' | 'update-
   'update-device': { event: 'DomainDeviceUpdated', run: updateDevice },
 };
 
-export const redisConnection = (url: string): Redis => new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: false });
+export const redisConnection = (url: string, extra: RedisOptions = {}): Redis => new Redis(url, { ...extra, maxRetriesPerRequest: null, enableReadyCheck: false });
 
 export function stageNames(registry: DriverRegistry): StageName[] {
   return ['intake', 'policy', ...registry.drivers.map((d) => `postparse:${d.name}` as const)];
@@ -72,7 +77,7 @@ export function stageNames(registry: DriverRegistry): StageName[] {
 export async function startParser(opts: ParserOptions): Promise<ParserService> {
   const conns: Redis[] = [];
   const conn = () => {
-    const c = redisConnection(opts.redisUrl);
+    const c = redisConnection(opts.redisUrl, opts.redisOptions);
     conns.push(c);
     return c;
   };
@@ -92,6 +97,7 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
   const wanted = new Set(opts.stages === undefined || opts.stages === 'all' ? stageNames(opts.registry) : opts.stages);
   const concurrency = opts.concurrency ?? 16;
   const { store, caps, registry } = opts;
+  const limiter = opts.intakeLimit && new IntakeLimiter(connection, prefix, opts.intakeLimit);
 
   // A stage reports on its intake job; a handle by id is enough (updateProgress needs only the id),
   // which spares reading the whole job (its XML) from Redis at every stage.
@@ -106,6 +112,11 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
     // recording the step and waiting (the stalled check hands the job back) — children still running,
     // in which case it waits for them again.
     if (job.data.step === 'waiting') return resumeThenStore(job, token);
+    // Counted once per job, before any parsing: a flood is refused cheaply (a retry is not counted again).
+    if (limiter && job.attemptsMade === 0) {
+      const over = await limiter.take(clientOf(job));
+      if (over) throw userFailure(over);
+    }
     const payload = validateJob(job.data.payload);
     if (payload instanceof VirtError) throw userFailure(payload);
     if (!isParserOp(payload.op)) {

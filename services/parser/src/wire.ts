@@ -13,6 +13,8 @@ export interface IntakeData {
   readonly payload: unknown;
   /** Where a resumed intake job stands (BullMQ's step-job pattern). */
   readonly step?: 'intake' | 'waiting';
+  /** Who submitted it (ratelimit.ts): the client's id, a short token. */
+  readonly client?: string;
 }
 
 /** A post-parse (and policy) stage's result. */

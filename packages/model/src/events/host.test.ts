@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { VirtError } from '../errors.ts';
 import { emptyHost, foldHost, reduceHost } from './host.ts';
+import { foldDomain } from './domain.ts';
+import { checkTransition } from './transitions.ts';
+import { decodeEvent } from './validate.ts';
 import { caps, log, U1, U2, xml } from './fixtures.ts';
 
 function registered() {
@@ -103,5 +107,60 @@ describe('reduceHost: the domains on the host', () => {
     for (const e of l.events) s = reduceHost(s, e)!;
     assert.deepEqual([s.registered, s.up, s.domains], [false, false, [U1]]);
     assert.equal(foldHost(l.events), undefined, 'without a host id and no host event there is no host to fold');
+  });
+});
+
+describe('reduceHost: claims on the host (HostResourcesClaimed / HostResourcesReleased)', () => {
+  it('a claim is held from HostResourcesClaimed to HostResourcesReleased, with the event that made it', () => {
+    const l = registered();
+    const c = l.add('HostResourcesClaimed', { hostId: 'node-a', uuid: U1, memoryKiB: 1048576, vcpus: 2, group: 'web', reason: 'start job j1' });
+    let s = foldHost(l.events)!;
+    assert.deepEqual(s.claims, { [U1]: { memoryKiB: 1048576, vcpus: 2, group: 'web', reason: 'start job j1', id: c.id, correlationId: 'job-1' } });
+    assert.equal(s.version, 2, 'claims move the host aggregate\'s version: what two schedulers race on');
+    l.add('HostResourcesClaimed', { hostId: 'node-a', uuid: U2, memoryKiB: 2097152, vcpus: 1 });
+    l.add('HostResourcesReleased', { hostId: 'node-a', uuid: U1, reason: 'domain stopped' });
+    s = foldHost(l.events)!;
+    assert.deepEqual(Object.keys(s.claims!), [U2]);
+    l.add('HostResourcesReleased', { hostId: 'node-a', uuid: U2, reason: 'domain stopped' });
+    assert.equal('claims' in foldHost(l.events)!, false, 'no claims: the key is gone, so the facts fold as they did before claims');
+  });
+
+  it('claiming again replaces the claim; re-registering keeps the claims', () => {
+    const l = registered();
+    l.add('HostResourcesClaimed', { hostId: 'node-a', uuid: U1, memoryKiB: 1048576, vcpus: 1 });
+    const again = l.add('HostResourcesClaimed', { hostId: 'node-a', uuid: U1, memoryKiB: 2097152, vcpus: 2 });
+    l.add('HostRegistered', { hostId: 'node-a', capabilities: caps(8, 16777216) });
+    const s = foldHost(l.events)!;
+    assert.deepEqual([s.claims?.[U1]?.memoryKiB, s.claims?.[U1]?.id], [2097152, again.id]);
+  });
+
+  it('checkTransition: a release needs the claim; a claim needs a registered host', () => {
+    const l = registered();
+    assert.throws(() => checkTransition(foldHost(l.events), l.next('HostResourcesReleased', { hostId: 'node-a', uuid: U1, reason: 'x' })), /host 'node-a' holds no claim for domain/);
+    assert.throws(() => checkTransition(undefined, log().next('HostResourcesClaimed', { hostId: 'node-z', uuid: U1, memoryKiB: 1, vcpus: 1 })), /host 'node-z' is not registered/);
+    l.add('HostResourcesClaimed', { hostId: 'node-a', uuid: U1, memoryKiB: 1, vcpus: 1 });
+    assert.doesNotThrow(() => checkTransition(foldHost(l.events), l.next('HostResourcesReleased', { hostId: 'node-a', uuid: U1, reason: 'x' })));
+  });
+
+  it('decodeEvent checks a claim\'s fields and names the one at fault', () => {
+    const e = log().next('HostResourcesClaimed', { hostId: 'node-a', uuid: U1, memoryKiB: 1, vcpus: 1, numa: [{ guestCell: 0, hostCell: 1, memoryKiB: 1, vcpus: 1 }] });
+    assert.equal(decodeEvent(JSON.stringify(e)) instanceof VirtError, false);
+    const bad = decodeEvent(JSON.stringify({ ...e, data: { ...e.data, numa: [{ guestCell: 0, hostCell: -1, memoryKiB: 1, vcpus: 1 }] } }));
+    assert.ok(bad instanceof VirtError);
+    assert.equal(bad.path, '/data/numa/0/hostCell');
+    const zero = decodeEvent(JSON.stringify({ ...e, data: { ...e.data, vcpus: 0 } }));
+    assert.ok(zero instanceof VirtError && zero.path === '/data/vcpus');
+  });
+
+  it('DomainStopped FAILED gives back the placement of a domain that never started (and only there)', () => {
+    const l = registered();
+    defineAndPlace(l, U1, 'node-a');
+    const dom = () => foldDomain(l.events, U1)!;
+    assert.throws(() => checkTransition(dom(), l.next('DomainStopped', { uuid: U1, hostId: 'node-a', detail: 'DESTROYED' })), /domain is not running/);
+    assert.throws(() => checkTransition(dom(), l.next('DomainStopped', { uuid: U1, hostId: 'node-b', detail: 'FAILED' })), /is on host 'node-a', not 'node-b'/);
+    l.add('DomainStopped', { uuid: U1, hostId: 'node-a', detail: 'FAILED' });
+    assert.deepEqual([dom().state, dom().reason, dom().hostId], ['shutoff', 'FAILED', undefined]);
+    assert.deepEqual(foldHost(l.events, 'node-a')!.domains, []);
+    assert.throws(() => checkTransition(dom(), l.next('DomainStopped', { uuid: U1, hostId: 'node-a', detail: 'FAILED' })), /domain is not running/, 'not placed any more');
   });
 });

@@ -4,7 +4,7 @@
  * events that concern it.
  */
 import type { Capabilities } from '../caps/types.ts';
-import { HOST_EVENT_TYPES, type AnyEvent } from './types.ts';
+import { HOST_EVENT_TYPES, type AnyEvent, type HostClaimData } from './types.ts';
 import { isDomainEvent } from './domain.ts';
 import { SHUTOFF, hostsNamed, occupiedHosts, reduceLifecycle, type DomainLifecycle } from './lifecycle.ts';
 
@@ -29,7 +29,20 @@ export interface HostFacts {
   readonly lastDownReason?: string;
   /** Totals from capabilities.host (0 where the host did not report them). */
   readonly resources: HostTotals;
+  /**
+   * Resources schedulers claimed on the host and have not released, by
+   * domain uuid (HostResourcesClaimed / HostResourcesReleased). Absent while
+   * there are none, so a host that never saw a claim folds as it always did.
+   */
+  readonly claims?: Readonly<Record<string, HostClaim>>;
 }
+
+/**
+ * One held claim: HostResourcesClaimed's data without the host id and uuid,
+ * and which event made it (its id and job), so a release can name the claim
+ * it means and leave a newer one alone.
+ */
+export type HostClaim = Omit<HostClaimData, 'hostId' | 'uuid'> & { readonly id: string; readonly correlationId: string };
 
 export interface HostState extends HostFacts {
   /** Domains that live on this host, sorted. */
@@ -99,6 +112,19 @@ export function reduceHostFacts(facts: HostFacts, event: AnyEvent): HostFacts {
     case 'HostDrained':
       next.drained = event.data.drained;
       break;
+    case 'HostResourcesClaimed': {
+      const { hostId: _h, uuid, ...claim } = event.data;
+      next.claims = Object.freeze({ ...facts.claims, [uuid]: Object.freeze({ ...claim, id: event.id, correlationId: event.correlationId }) });
+      break;
+    }
+    case 'HostResourcesReleased': {
+      const uuid = event.data.uuid;
+      if (!facts.claims || !Object.hasOwn(facts.claims, uuid)) break;
+      const { [uuid]: _gone, ...rest } = facts.claims;
+      if (Object.keys(rest).length === 0) delete next.claims;
+      else next.claims = Object.freeze(rest);
+      break;
+    }
   }
   return Object.freeze(next);
 }

@@ -9,7 +9,7 @@ export {
   type Resources, type Migration, type DomainLifecycle,
 } from './lifecycle.ts';
 export { reduceDomain, reduceDomainRow, foldDomain, isDomainEvent, domainOf, toRow, lifecycleOf, type DomainState, type DomainRow, type DefinitionVersion, type DomainEvent } from './domain.ts';
-export { reduceHost, reduceHostFacts, foldHost, emptyHost, emptyHostFacts, isHostEvent, type HostState, type HostFacts, type HostTotals, type HostEvent } from './host.ts';
+export { reduceHost, reduceHostFacts, foldHost, emptyHost, emptyHostFacts, isHostEvent, type HostState, type HostFacts, type HostTotals, type HostEvent, type HostClaim } from './host.ts';
 export { checkTransition, transitionError, isLegalTransition } from './transitions.ts';
 export { history, asOf, definitionAt, diffDefinitions, diffVersions, formatDiff, type DefinitionChange } from './history.ts';
 export { projectDomains, type DomainsProjection, type DomainsProjectionJSON } from './project-domains.ts';

@@ -116,6 +116,9 @@ function domainError(s: DomainRow | undefined, e: DomainEvent): Problem | undefi
         return invalid(`domain '${name}' is being migrated from '${m.fromHost}' to '${m.toHost}', not on host '${h}'`);
       }
       if (e.data.detail === 'MIGRATED') return invalid(`domain '${name}' is not being migrated`);
+      // libvirt's VIR_DOMAIN_SHUTOFF_FAILED, "domain failed to start": a start that failed on
+      // every host gives its placement back this way (a placed domain that never ran).
+      if (s.state === 'shutoff' && e.data.detail === 'FAILED' && s.hostId !== undefined) return onItsHost(s, h);
       return s.state === 'shutoff' ? invalid('domain is not running') : onItsHost(s, h);
     }
   }
@@ -148,5 +151,10 @@ function hostError(s: HostFacts | undefined, e: HostEvent): Problem | undefined 
       return s.up ? invalid(`host '${s.hostId}' is already up`) : undefined;
     case 'HostDrained':
       return s.drained === e.data.drained ? invalid(`host '${s.hostId}' is already ${s.drained ? 'drained' : 'undrained'}`) : undefined;
+    // Claiming again replaces the claim (a resize, a retried job): the scheduler's check decides whether it fits.
+    case 'HostResourcesClaimed':
+      return undefined;
+    case 'HostResourcesReleased':
+      return s.claims && Object.hasOwn(s.claims, e.data.uuid) ? undefined : invalid(`host '${s.hostId}' holds no claim for domain ${e.data.uuid}`);
   }
 }

@@ -70,6 +70,36 @@ export interface EventData {
    * command's id, correlationId its job's. Nothing else changed.
    */
   DomainCommandFailed: { readonly hostId: string; readonly uuid?: string; readonly command: string; readonly error: VirtErrorJSON };
+  /**
+   * A scheduler took a domain's resources on the host (services/scheduler
+   * claims.ts). On the host's stream, appended at the host's version, so two
+   * schedulers racing for one host cannot both fit their claim: the second
+   * append fails, reloads and checks again. Held until HostResourcesReleased.
+   */
+  HostResourcesClaimed: HostClaimData;
+  /** The claim is given back: the domain stopped, its start failed everywhere, it migrated away. */
+  HostResourcesReleased: { readonly hostId: string; readonly uuid: string; readonly reason: string };
+}
+
+/** A domain's share of one host NUMA cell, as a claim records it (the placement's CellClaim). */
+export interface ClaimedCell {
+  readonly guestCell: number;
+  readonly hostCell: number;
+  readonly memoryKiB: number;
+  readonly vcpus: number;
+}
+
+export interface HostClaimData {
+  readonly hostId: string;
+  readonly uuid: string;
+  readonly memoryKiB: number;
+  readonly vcpus: number;
+  readonly numa?: readonly ClaimedCell[];
+  /** The scheduling group the domain belongs to, so another scheduler counts it in (anti-)affinity. */
+  readonly group?: string;
+  /** A migration's target half: the domain runs on this host meanwhile. */
+  readonly migrateFrom?: string;
+  readonly reason?: string;
 }
 
 export type EventType = keyof EventData;
@@ -79,5 +109,7 @@ export const DOMAIN_EVENT_TYPES = [
   'DomainDefined', 'DomainRedefined', 'DomainUndefined', 'DomainDeviceAttached', 'DomainDeviceDetached', 'DomainDeviceUpdated',
   'DomainPlaced', 'DomainStarted', 'DomainSuspended', 'DomainResumed', 'DomainShutdown', 'DomainStopped', 'DomainMigrating',
 ] as const satisfies readonly EventType[];
-export const HOST_EVENT_TYPES = ['HostRegistered', 'HostCapabilitiesReported', 'HostDown', 'HostUp', 'HostDrained', 'DomainCommandFailed'] as const satisfies readonly EventType[];
+export const HOST_EVENT_TYPES = [
+  'HostRegistered', 'HostCapabilitiesReported', 'HostDown', 'HostUp', 'HostDrained', 'DomainCommandFailed', 'HostResourcesClaimed', 'HostResourcesReleased',
+] as const satisfies readonly EventType[];
 export const EVENT_TYPES: readonly EventType[] = [...DOMAIN_EVENT_TYPES, ...HOST_EVENT_TYPES];

@@ -107,6 +107,16 @@ const capabilities: Check = shape({
   source: req(str),
 });
 
+const cell: Check = shape({ guestCell: req(count), hostCell: req(count), memoryKiB: req(count), vcpus: req(count) });
+const cells: Check = (v, path) => {
+  if (!Array.isArray(v)) return `must be an array, not ${show(v)}`;
+  for (let i = 0; i < v.length; i++) {
+    const bad = cell(v[i], `${path}/${i}`);
+    if (bad !== undefined) return bad.startsWith(`${path}/${i}`) ? bad : `${path}/${i} ${bad}`;
+  }
+  return undefined;
+};
+
 const virtError: Check = shape({ code: req(oneOf(ERROR_CODES)), message: req(str), path: opt(str), detail: opt(str) });
 
 const defined: Shape = {
@@ -135,6 +145,10 @@ export const EVENT_SHAPES: { readonly [T in EventType]: Shape } = {
   HostUp: { hostId: req(token) },
   HostDrained: { hostId: req(token), drained: req(bool) },
   DomainCommandFailed: { hostId: req(token), uuid: opt(uuid), command: req(nonEmpty), error: req(virtError) },
+  HostResourcesClaimed: {
+    hostId: req(token), uuid: req(uuid), memoryKiB: req(count), vcpus: req(positive), numa: opt(cells), group: opt(nonEmpty), migrateFrom: opt(token), reason: opt(str),
+  },
+  HostResourcesReleased: { hostId: req(token), uuid: req(uuid), reason: req(str) },
 };
 
 const KNOWN: ReadonlySet<string> = new Set(EVENT_TYPES);

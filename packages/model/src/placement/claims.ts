@@ -6,7 +6,7 @@
  * fits, and append with expectedVersion v so a third cannot slip between.
  */
 import type { EventData } from '../events/types.ts';
-import type { HostState } from '../events/host.ts';
+import type { HostFacts, HostState } from '../events/host.ts';
 import { DEFAULT_FILTERS, FILTERS, type FilterContext } from './filters.ts';
 import { deriveHost, numaKey } from './inventory.ts';
 import { guestKey, offerKey } from './caps-index.ts';
@@ -88,7 +88,8 @@ function groupHere(hostId: string, occupants: Iterable<string>, req: PlacementRe
   const set = new Set(members);
   set.delete(req.uuid);
   let n = 0;
-  for (const u of occupants) if (set.has(u)) n++;
+  // A domain both placed and claimed here is one member.
+  for (const u of new Set(occupants)) if (set.has(u)) n++;
   return n ? new Map([[hostId, n]]) : new Map();
 }
 
@@ -103,10 +104,19 @@ export function checkClaim(state: HostState, claim: Claim, opts: CheckOptions = 
   if (state.hostId !== claim.hostId) return { ok: false, filter: 'RequestedHostFilter', reason: `the claim is for host '${claim.hostId}', not '${state.hostId}'` };
   const numa = new Map<string, readonly CellClaim[]>();
   for (const c of opts.claims ?? []) if (c.numa && c.hostId === state.hostId && c.uuid !== claim.uuid) numa.set(numaKey(c.uuid, c.hostId), c.numa);
-  const { domains: _d, transit: _t, occupants, ...facts } = state;
+  const { domains: _d, transit: _t, occupants, ...all } = state;
+  const facts = withoutClaim(all, claim.uuid);
   const others = Object.entries(occupants).filter(([u]) => u !== claim.uuid);
   const host = deriveHost(opts.inventory ?? {}, facts, others, numa);
-  return claimFits(host, claim, { ...opts, groupHosts: groupHere(state.hostId, others.map(([u]) => u), opts.request) });
+  return claimFits(host, claim, { ...opts, groupHosts: groupHere(state.hostId, [...others.map(([u]) => u), ...Object.keys(facts.claims ?? {})], opts.request) });
+}
+
+/** The host's facts without the claim of `uuid`: re-checking a domain's own claim must not count it twice. */
+function withoutClaim(facts: HostFacts, uuid: string): HostFacts {
+  if (!facts.claims || !Object.hasOwn(facts.claims, uuid)) return facts;
+  const { [uuid]: _own, ...rest } = facts.claims;
+  const { claims: _c, ...bare } = facts;
+  return Object.keys(rest).length ? { ...bare, claims: rest } : bare;
 }
 
 /** The same check against a scheduler's inventory (its own view, with its claims). */
@@ -115,6 +125,7 @@ export function checkClaimInInventory(inv: Inventory, claim: Claim, opts: Omit<C
   if (!facts) return { ok: false, filter: 'ComputeFilter', reason: `host '${claim.hostId}' is unknown` };
   const others = [...(inv.occupants.get(claim.hostId) ?? [])].filter((u) => u !== claim.uuid);
   const numa = new Map([...inv.numa].filter(([k]) => !k.startsWith(`${claim.uuid}@`)));
-  const host = deriveHost(inv.config, facts, others.map((u) => [u, inv.lifecycles.get(u)!] as const), numa);
-  return claimFits(host, claim, { ...opts, inventory: inv.config, groupHosts: groupHere(claim.hostId, others, opts.request) });
+  const bare = withoutClaim(facts, claim.uuid);
+  const host = deriveHost(inv.config, bare, others.map((u) => [u, inv.lifecycles.get(u)!] as const), numa);
+  return claimFits(host, claim, { ...opts, inventory: inv.config, groupHosts: groupHere(claim.hostId, [...others, ...Object.keys(bare.claims ?? {})], opts.request) });
 }

@@ -11,3 +11,8 @@ export { WEIGHERS, DEFAULT_WEIGHTS, normalize, type HostWeigher } from './weighe
 export { place, placeMany, claimFor, filterHost, filterContext, activeFilters, formatExplain, type PlaceOptions } from './place.ts';
 export { placedData, claimFits, checkClaim, checkClaimInInventory, type ClaimCheck, type CheckOptions } from './claims.ts';
 export { formatKiB, formatRatio } from './units.ts';
+export {
+  HA_POLICIES, startMembership, observeHeartbeats, lastSeenAt, leaseExpiresAt, decideMembership, haPolicy, haPolicyOfXml, metadataOf, haCandidates,
+  fencedError, fencedPath, presentedState, staleCopy, type HaPolicy, type MembershipConfig, type MembershipState, type Sighting, type MembershipAction,
+  type DomainOnHost, type PresentedState,
+} from './membership.ts';

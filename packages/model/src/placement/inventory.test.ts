@@ -184,3 +184,54 @@ describe('claims', () => {
     assert.deepEqual(checkClaim(state, mine, { inventory: CONFIG, claims: [theirs] }), { ok: false, filter: 'NUMATopologyFilter', reason: 'host NUMA cell 0 has 1 GiB free < 2 GiB for guest cell 0' });
   });
 });
+
+describe('claims on the host stream in the inventory', () => {
+  it('a claim counts before its DomainPlaced; the placement of a claimed domain counts once; the claim outlives a stop until released', () => {
+    const { log, inv } = cluster([{ id: 'n1' }], CONFIG);
+    let i = inv;
+    const step = (...e: Parameters<typeof log.add>) => {
+      log.add(...e);
+      i = foldInventory(i, log.events.slice(-1));
+    };
+    step('HostResourcesClaimed', { hostId: 'n1', uuid: A, memoryKiB: 2 * GiB, vcpus: 2 });
+    assert.deepEqual(use(i, 'n1'), { used: 2 * GiB, vcpus: 2, domains: [A], transit: [] });
+    step('DomainPlaced', { uuid: A, hostId: 'n1', memoryKiB: 2 * GiB, vcpus: 2 });
+    step('DomainStarted', { uuid: A, hostId: 'n1', detail: 'BOOTED' });
+    assert.deepEqual(use(i, 'n1'), { used: 2 * GiB, vcpus: 2, domains: [A], transit: [] }, 'claim and placement: one domain');
+    step('DomainStopped', { uuid: A, hostId: 'n1', detail: 'SHUTDOWN' });
+    assert.equal(use(i, 'n1').used, 2 * GiB, 'held until given back: a scheduler that has not seen the stop must not count the room as free');
+    step('HostResourcesReleased', { hostId: 'n1', uuid: A, reason: 'domain stopped' });
+    assert.deepEqual(use(i, 'n1'), { used: 0, vcpus: 0, domains: [], transit: [] });
+  });
+
+  it('a migration target\'s claim is in transit; the same fold from zero gives the same inventory', () => {
+    const { log, inv } = cluster([{ id: 'n1' }, { id: 'n2' }], CONFIG);
+    log.add('HostResourcesClaimed', { hostId: 'n1', uuid: A, memoryKiB: GiB, vcpus: 1 });
+    log.add('DomainPlaced', { uuid: A, hostId: 'n1', memoryKiB: GiB, vcpus: 1 });
+    log.add('DomainStarted', { uuid: A, hostId: 'n1', detail: 'BOOTED' });
+    log.add('HostResourcesClaimed', { hostId: 'n2', uuid: A, memoryKiB: GiB, vcpus: 1, migrateFrom: 'n1' });
+    const live = log.events.slice(2).reduce((x, e) => foldInventory(x, [e]), inv);
+    assert.deepEqual([use(live, 'n1').domains, use(live, 'n2').transit, use(live, 'n2').used], [[A], [A], GiB]);
+    assert.deepEqual(foldInventory(emptyInventory(CONFIG), log.events).hosts, live.hosts);
+  });
+
+  it('checkClaim against the host aggregate counts the other claims, never the domain\'s own twice', () => {
+    const { log } = cluster([{ id: 'n1', memoryKiB: 4 * GiB }], CONFIG);
+    log.add('HostResourcesClaimed', { hostId: 'n1', uuid: A, memoryKiB: 3 * GiB, vcpus: 1 });
+    const host = foldHost(log.events, 'n1')!;
+    assert.deepEqual(checkClaim(host, { uuid: A, hostId: 'n1', memoryKiB: 3 * GiB, vcpus: 1 }, { inventory: CONFIG }), { ok: true });
+    const b = checkClaim(host, { uuid: B, hostId: 'n1', memoryKiB: 2 * GiB, vcpus: 1 }, { inventory: CONFIG });
+    assert.equal(b.ok, false);
+    assert.match(!b.ok ? b.reason : '', /free memory 1 GiB < requested 2 GiB/);
+    const inv = foldInventory(emptyInventory(CONFIG), log.events);
+    assert.deepEqual(checkClaimInInventory(inv, { uuid: A, hostId: 'n1', memoryKiB: 4 * GiB, vcpus: 1 }), { ok: true }, 'a resize checks against the others only');
+  });
+
+  it('anti-affinity on the host aggregate counts the group\'s claims there', () => {
+    const { log } = cluster([{ id: 'n1' }], CONFIG);
+    log.add('HostResourcesClaimed', { hostId: 'n1', uuid: A, memoryKiB: GiB, vcpus: 1, group: 'web' });
+    const req = request(B, { memoryKiB: GiB, vcpus: 1, hints: { group: { name: 'web', policy: 'anti-affinity', members: [A] } } });
+    const r = checkClaim(foldHost(log.events, 'n1')!, { uuid: B, hostId: 'n1', memoryKiB: GiB, vcpus: 1 }, { inventory: CONFIG, request: req });
+    assert.deepEqual([r.ok, !r.ok && r.filter], [false, 'ServerGroupAntiAffinityFilter']);
+  });
+});

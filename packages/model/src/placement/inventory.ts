@@ -92,12 +92,29 @@ export function deriveHost(
   const domains: string[] = [];
   const transit: string[] = [];
   const cellClaims: (readonly CellClaim[])[] = [];
+  // A domain counts once: by its claim on the host's stream when it has one (what
+  // schedulers race on), else by what its placement says (a domain started
+  // straight on a host). A claim whose DomainPlaced is not in yet counts too.
+  const claims = facts.claims;
+  const seen = claims ? new Set<string>() : undefined;
   for (const [uuid, lc] of occupants) {
-    memoryKiB += lc.resources?.memoryKiB ?? 0;
-    vcpus += lc.resources?.vcpus ?? 0;
+    const claim = claims && Object.hasOwn(claims, uuid) ? claims[uuid] : undefined;
+    seen?.add(uuid);
+    memoryKiB += claim?.memoryKiB ?? lc.resources?.memoryKiB ?? 0;
+    vcpus += claim?.vcpus ?? lc.resources?.vcpus ?? 0;
     (lc.hostId === hostId ? domains : transit).push(uuid);
-    const cl = numa.get(numaKey(uuid, hostId));
+    const cl = numa.get(numaKey(uuid, hostId)) ?? claim?.numa;
     if (cl) cellClaims.push(cl);
+  }
+  if (claims) {
+    for (const [uuid, claim] of Object.entries(claims)) {
+      if (seen!.has(uuid)) continue;
+      memoryKiB += claim.memoryKiB;
+      vcpus += claim.vcpus;
+      (claim.migrateFrom === undefined ? domains : transit).push(uuid);
+      const cl = numa.get(numaKey(uuid, hostId)) ?? claim.numa;
+      if (cl) cellClaims.push(cl);
+    }
   }
   const total = facts.resources;
   const capacity = Object.freeze({

@@ -9,7 +9,8 @@ import { describe, it } from 'node:test';
 import { log as eventLog } from '../events/fixtures.ts';
 import { projectHosts } from '../events/project-hosts.ts';
 import { prng } from '../events/simulate.ts';
-import { placedData, checkClaimInInventory } from './claims.ts';
+import { placedData, checkClaim, checkClaimInInventory } from './claims.ts';
+import { foldHost, isHostEvent } from '../events/host.ts';
 import { DEFAULT_FILTERS, FILTERS } from './filters.ts';
 import { applyClaim, buildInventory, emptyInventory, foldInventory } from './inventory.ts';
 import { filterContext, place } from './place.ts';
@@ -171,6 +172,50 @@ describe('placement over random inventories', () => {
       // The log, folded by the hosts projection, says what the scheduler's inventory says.
       const fromLog = buildInventory(projectHosts(w.log.events.map((event, k) => ({ seq: k + 1, event }))), w.config);
       for (const h of w.hosts) assert.deepEqual(fromLog.hosts.get(h)!.used, inv.hosts.get(h)!.used, h);
+    });
+  }
+
+  for (let seed = 1; seed <= 20; seed++) {
+    it(`seed ${seed}: two schedulers on stale views, each claim checked on the host's own events, never oversubscribe`, () => {
+      const rnd = prng(seed * 104729);
+      const w = world(rnd);
+      const config: SchedulerConfig = { weights: { ram: pick(rnd, [1, -1]) }, numaUnknownHost: 'pass' };
+      // Each scheduler sees the log up to some point: the other's latest claims may be missing.
+      const views = [{ seen: 0, inv: emptyInventory(w.config) }, { seen: 0, inv: emptyInventory(w.config) }];
+      const groups = new Map<string, { hint: GroupHint; members: string[] }>();
+      const running: string[] = [];
+      let claimed = 0;
+      for (let i = 1; i <= 150; i++) {
+        const v = views[i % 2]!;
+        const upTo = v.seen + Math.floor(rnd() * (w.log.events.length - v.seen + 1));
+        v.inv = foldInventory(v.inv, w.log.events.slice(v.seen, upTo));
+        v.seen = upTo;
+        const req = randomRequest(rnd, i, groups, w.hosts);
+        const p = place(v.inv, req, config, { random: rnd });
+        if (p.claim) {
+          // What the store's load gives: the host aggregate from its own events, claims included.
+          const own = w.log.events.filter((e) => isHostEvent(e) && e.data.hostId === p.claim!.hostId);
+          const check = checkClaim(foldHost(own, p.claim.hostId)!, p.claim, { inventory: w.config, scheduler: config, request: req });
+          if (check.ok) {
+            const { uuid, hostId, memoryKiB, vcpus, numa } = p.claim;
+            w.log.add('HostResourcesClaimed', { hostId, uuid, memoryKiB, vcpus, ...(numa ? { numa } : {}) });
+            w.log.add('DomainPlaced', placedData(p.claim));
+            w.log.add('DomainStarted', { uuid, hostId, detail: 'BOOTED' });
+            running.push(uuid);
+            claimed++;
+          }
+        }
+        if (running.length && chance(rnd, 0.2)) {
+          const uuid = running.splice(Math.floor(rnd() * running.length), 1)[0]!;
+          const truth = foldInventory(emptyInventory(w.config), w.log.events);
+          const hostId = truth.lifecycles.get(uuid)!.hostId!;
+          w.log.add('DomainStopped', { uuid, hostId, detail: 'SHUTDOWN' });
+          // The stop watcher's release comes later, or before the other scheduler sees the stop: either way.
+          w.log.add('HostResourcesReleased', { hostId, uuid, reason: 'domain stopped' });
+        }
+        assertWithinRatios(foldInventory(emptyInventory(w.config), w.log.events), `step ${i}`);
+      }
+      assert.ok(claimed > 0, 'something was claimed');
     });
   }
 

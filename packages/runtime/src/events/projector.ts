@@ -22,7 +22,8 @@ import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstre
 import { Kvm, type KV } from '@nats-io/kv';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import {
-  EVENT_STREAM, VirtError, domainOf, projectDomains, projectHosts, subjects,
+  EVENT_STREAM, VirtError, domainOf, lifecycleHostError, projectDomains, projectHosts, reduceDomainRow, subjects,
+  type DomainRow,
   type DomainsProjection, type DomainsProjectionJSON, type HostsProjection, type HostsProjectionJSON, type Sequenced,
 } from '@virtflow/model';
 import { logPoison, textDecoder, textEncoder, type PoisonHandler } from './codec.ts';
@@ -40,6 +41,11 @@ export interface ProjectorOptions {
   /** Durable consumer name (projector). */
   readonly durable?: string;
   readonly onPoison?: PoisonHandler;
+  /**
+   * Lifecycle events naming a host the domain does not live on (the model's lifecycleHostError: what
+   * NATS permissions cannot hold, see security/README.md). Reported, still folded: the log is the truth.
+   */
+  readonly onHostMismatch?: (r: { readonly seq: number; readonly uuid: string; readonly error: VirtError }) => void;
   /** Errors the projector recovers from by retrying (a KV write during a server restart). */
   readonly onError?: (e: unknown) => void;
   /** Longest wait before a partial batch is written (50 ms). */
@@ -441,6 +447,7 @@ export class Projector {
   async #commit(batch: ReadonlyArray<{ readonly item: Sequenced; readonly msg: JsMsg }>): Promise<void> {
     const items = batch.map((b) => b.item);
     const from = this.#committed;
+    if (this.#opts.onHostMismatch) this.#checkHosts(from.domains, items, this.#opts.onHostMismatch);
     const to = { domains: projectDomains.applyAll(from.domains, items), hosts: projectHosts.applyAll(from.hosts, items) };
     const touched = new Set<string>();
     for (const it of items) {
@@ -459,6 +466,20 @@ export class Projector {
     // Ack policy "all": acknowledging the last acknowledges the batch.
     batch[batch.length - 1]!.msg.ack();
     this.#notify();
+  }
+
+  /** Each lifecycle event against its domain's row as the batch has it so far. */
+  #checkHosts(domains: DomainsProjection, items: readonly Sequenced[], report: NonNullable<ProjectorOptions['onHostMismatch']>): void {
+    const rows = new Map<string, DomainRow | undefined>();
+    for (const it of items) {
+      const e = it.event;
+      const uuid = e && !(e instanceof VirtError) ? domainOf(e) : undefined;
+      if (!e || e instanceof VirtError || uuid === undefined || it.seq <= domains.seq) continue;
+      const row = rows.has(uuid) ? rows.get(uuid) : projectDomains.get(domains, uuid);
+      const error = lifecycleHostError(row, e);
+      if (error) report({ seq: it.seq, uuid, error });
+      rows.set(uuid, reduceDomainRow(row, e));
+    }
   }
 
   #decode(seq: number, subject: string, data: Uint8Array): Sequenced {

@@ -66,9 +66,14 @@ interface StateFile {
 const notRunning = () => new VirtError('OPERATION_INVALID', 'domain is not running');
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** A synthetic host as the test driver would present it: bookworm's QEMU guests on N CPUs and M KiB. */
+/**
+ * A synthetic host as the test driver would present it: bookworm's QEMU guests on N CPUs and M KiB,
+ * each also offering domain type `test` (libvirt's test driver runs any `<domain type='test'>`), so
+ * the scheduler's DomainTypeFilter places test domains on test hosts.
+ */
 export function syntheticCapabilities(cpus = 8, memoryKiB = 16 * 1024 * 1024): Capabilities {
-  return { ...bookwormQemuCaps, host: { ...bookwormQemuCaps.host, cpus, memoryKiB }, source: `test hypervisor: synthetic host, ${cpus} CPUs, ${memoryKiB} KiB` };
+  const guests = bookwormQemuCaps.guests.map((g) => (g.domains.some((d) => d.type === 'test') ? g : { ...g, domains: [...g.domains, { type: 'test' }] }));
+  return { ...bookwormQemuCaps, host: { ...bookwormQemuCaps.host, cpus, memoryKiB }, guests, source: `test hypervisor: synthetic host, ${cpus} CPUs, ${memoryKiB} KiB` };
 }
 
 export class TestHypervisor implements Hypervisor {

@@ -1,0 +1,194 @@
+/**
+ * The scheduler's live view of the cluster: every host with its facts,
+ * claims and free resources (the placement's Inventory), where each domain
+ * lives (the domains projection), and the hosts' heartbeats. Both are folds
+ * of the event stream, followed from its first event by one ordered
+ * consumer; events are folded in batches when someone asks (`current()`),
+ * not one by one, since each fold copies the maps it touches.
+ *
+ * The scheduler's own appends are folded at once (`applyLocal`), so its
+ * next decision sees its last claim before the event comes back from the
+ * stream; folding that event again changes nothing (claims and placements
+ * set, they do not add).
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  emptyInventory, foldInventory, projectDomains, subjects,
+  type AnyEvent, type DomainRow, type DomainsProjection, type Inventory, type InventoryConfig,
+} from '@virtflow/model';
+import { readHeartbeats, type EventStore, type EventSubscription, type Heartbeat, type PoisonReport } from '@virtflow/runtime';
+
+/** A stop seen in the stream: the claim the host held for the domain then (if any) is the one to give back. */
+export interface StopSeen {
+  readonly seq: number;
+  readonly uuid: string;
+  readonly hostId: string;
+  readonly detail: string;
+  /** HostClaim.id of the claim held on the host for the domain when the stop was seen. */
+  readonly claimId: string | undefined;
+  readonly correlationId: string;
+}
+
+export interface LiveInventoryOptions {
+  readonly config?: InventoryConfig;
+  /** Called for each event as it is read (after the claim index moved on), in stream order. */
+  readonly onEvent?: (event: AnyEvent, seq: number) => void;
+  /** Called for each DomainStopped, with the claim it ends. */
+  readonly onStop?: (stop: StopSeen) => void;
+  readonly onError?: (e: unknown) => void;
+}
+
+/** Name claims share the events' subject space but are not events. */
+const NAMES = subjects.allNames().slice(0, -1);
+
+const claimKey = (hostId: string, uuid: string) => `${hostId}\u0000${uuid}`;
+
+export class LiveInventory {
+  readonly #store: EventStore;
+  readonly #opts: LiveInventoryOptions;
+  #inventory: Inventory;
+  #domains: DomainsProjection = projectDomains.empty();
+  #pending: Array<{ seq: number; event: AnyEvent }> = [];
+  /** host + uuid → id of the claim event in force, as of the last event read: which claim a stop ends. */
+  readonly #claims = new Map<string, string>();
+  #seq = 0;
+  #failure: unknown;
+  #sub: EventSubscription | undefined;
+  #loop: Promise<void> | undefined;
+  readonly #waiters = new Set<{ seq: number; resolve: () => void }>();
+
+  private constructor(store: EventStore, opts: LiveInventoryOptions) {
+    this.#store = store;
+    this.#opts = opts;
+    this.#inventory = emptyInventory(opts.config ?? {});
+  }
+
+  /** Follows the stream from its first event; resolves once everything stored when it was called is folded. */
+  static async open(store: EventStore, opts: LiveInventoryOptions = {}): Promise<LiveInventory> {
+    const live = new LiveInventory(store, opts);
+    live.#start();
+    await live.caughtUp();
+    return live;
+  }
+
+  #start(): void {
+    // Name claims share the stream (virt.evt.name.>) and are not events: skipped, but their sequence counts.
+    const onPoison = (p: PoisonReport) => {
+      this.#advance(p.seq);
+      if (!p.subject.startsWith(NAMES)) console.warn(`virtflow-scheduler: skipped message ${p.seq} on ${p.subject}: ${p.error.message}`);
+    };
+    const sub = (this.#sub = this.#store.subscribe(subjects.all(), { from: 'all', onPoison, batch: 1024 }));
+    this.#loop = (async () => {
+      for await (const d of sub) this.#read(d.event, d.seq);
+    })().catch((e) => {
+      this.#failure = e;
+      (this.#opts.onError ?? ((err) => console.error('virtflow-scheduler: the inventory stopped following the stream:', err)))(e);
+    });
+  }
+
+  #read(event: AnyEvent, seq: number): void {
+    this.#pending.push({ seq, event });
+    switch (event.type) {
+      case 'HostResourcesClaimed':
+        this.#claims.set(claimKey(event.data.hostId, event.data.uuid), event.id);
+        break;
+      case 'HostResourcesReleased':
+        this.#claims.delete(claimKey(event.data.hostId, event.data.uuid));
+        break;
+      case 'DomainStopped': {
+        const { uuid, hostId, detail } = event.data;
+        this.#opts.onStop?.({ seq, uuid, hostId, detail, claimId: this.#claims.get(claimKey(hostId, uuid)), correlationId: event.correlationId });
+        break;
+      }
+    }
+    this.#opts.onEvent?.(event, seq);
+    this.#advance(seq);
+    // Nobody asked for a while (an idle scheduler): fold what is there rather than hold it all.
+    if (this.#pending.length >= 8192) this.#flush();
+  }
+
+  #advance(seq: number): void {
+    if (seq <= this.#seq) return;
+    this.#seq = seq;
+    for (const w of this.#waiters) {
+      if (w.seq <= seq) {
+        this.#waiters.delete(w);
+        w.resolve();
+      }
+    }
+  }
+
+  /** Why the inventory stopped following the stream, if it did: its view no longer moves (/healthz says so). */
+  get failure(): unknown {
+    return this.#failure;
+  }
+
+  /** The stream sequence folded so far. */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  /** Resolves once every message the stream held when called has been read (its last sequence at least). */
+  async caughtUp(): Promise<void> {
+    const info = await this.#store.jsm.streams.info(this.#store.stream);
+    const last = info.state.last_seq;
+    if (last <= this.#seq) return;
+    await new Promise<void>((resolve) => this.#waiters.add({ seq: last, resolve }));
+  }
+
+  #flush(): void {
+    if (this.#pending.length === 0) return;
+    const items = this.#pending;
+    this.#pending = [];
+    this.#inventory = foldInventory(this.#inventory, items.map((i) => i.event));
+    this.#domains = projectDomains.applyAll(this.#domains, items);
+  }
+
+  /** The inventory with everything read so far. */
+  current(): Inventory {
+    this.#flush();
+    return this.#inventory;
+  }
+
+  /** Where each domain is, with everything read so far. */
+  domains(): DomainsProjection {
+    this.#flush();
+    return this.#domains;
+  }
+
+  domain(uuid: string): DomainRow | undefined {
+    return projectDomains.get(this.domains(), uuid);
+  }
+
+  /** Folds events this scheduler has just appended, before they come back from the stream. */
+  applyLocal(events: readonly AnyEvent[]): void {
+    this.#flush();
+    this.#inventory = foldInventory(this.#inventory, events);
+  }
+
+  /** The domains holding a claim in scheduling group `name`, on any host. */
+  groupMembers(name: string): string[] {
+    const out: string[] = [];
+    for (const facts of this.current().facts.values()) {
+      for (const [uuid, c] of Object.entries(facts.claims ?? {})) if (c.group === name) out.push(uuid);
+    }
+    return out;
+  }
+
+  /** The id of the claim a host holds for a domain, as of the last event read. */
+  claimOf(hostId: string, uuid: string): string | undefined {
+    return this.#claims.get(claimKey(hostId, uuid));
+  }
+
+  /** Every host's last heartbeat with its age (KV VIRT_HEARTBEATS). */
+  heartbeats(nc: NatsConnection): Promise<Map<string, Heartbeat & { readonly ageMs: number }>> {
+    return readHeartbeats(nc);
+  }
+
+  async close(): Promise<void> {
+    this.#sub?.stop();
+    await this.#loop;
+    for (const w of this.#waiters) w.resolve();
+    this.#waiters.clear();
+  }
+}

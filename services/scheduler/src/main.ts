@@ -1,0 +1,81 @@
+/**
+ * The scheduler service: `node --import tsx services/scheduler/src/main.ts`.
+ * Reads VIRTFLOW_* configuration (the shared Config and loadSchedulerConfig),
+ * follows the event stream, takes `virtflow.schedule` jobs, serves /healthz
+ * and /metrics, and on SIGTERM/SIGINT stops taking jobs and lets running ones
+ * finish. Several can run side by side: claims on the hosts' streams keep
+ * them from oversubscribing a host, with no lock between them. After a
+ * SIGKILL, BullMQ's stalled-job check hands its jobs to another scheduler
+ * once their lock (VIRTFLOW_LOCK_MS) expires.
+ */
+import { createServer } from 'node:http';
+import { hostname } from 'node:os';
+import { ConfigError, EventStore, connectNats, createLogger, loadConfig, loadSchedulerConfig } from '@virtflow/runtime';
+import { startScheduler, type LogLevel } from './service.ts';
+import { Membership } from './membership.ts';
+import { loadMembershipConfig } from './membership-config.ts';
+
+async function main(): Promise<void> {
+  let config;
+  let sched;
+  let membershipConfig;
+  try {
+    config = loadConfig(process.env, { hostId: hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) });
+    sched = loadSchedulerConfig(process.env);
+    membershipConfig = loadMembershipConfig(process.env);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    console.error(`virtflow-scheduler: ${e.message}`);
+    process.exit(2);
+  }
+  const logger = createLogger({ service: 'virtflow-scheduler', level: config.logLevel, base: { hostId: config.hostId } });
+  const log = (level: LogLevel, msg: string, fields: Readonly<Record<string, unknown>> = {}) => logger[level]({ ...fields }, msg);
+  const nc = await connectNats([...config.natsUrl]);
+  // Snapshots often: a host aggregate gains an event per claim and per release.
+  const store = await EventStore.open(nc, { snapshotEvery: 25 });
+  const scheduler = await startScheduler({
+    redisUrl: config.redisUrl, store, nc, config: sched, concurrency: config.concurrency, prefix: config.queuePrefix,
+    lockMs: config.lockMs, stalledMs: config.stalledMs, log,
+  });
+  // Host failure: HostDown/HostUp from heartbeats, fenced HA domains started elsewhere through the start path.
+  const membership = await Membership.start({ nc, store, config: membershipConfig.config, checkMs: membershipConfig.checkMs, restart: (r) => scheduler.restart(r), log });
+  let stopping = false;
+  const http = createServer((req, res) => {
+    if (req.url === '/healthz') {
+      const ok = !stopping && !nc.isClosed() && scheduler.worker.isRunning() && scheduler.live.failure === undefined;
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok, stopping, seq: scheduler.live.seq, hosts: scheduler.live.current().hosts.size }));
+    } else if (req.url === '/metrics') {
+      scheduler.metrics.text().then(
+        (text) => res.writeHead(200, { 'content-type': scheduler.metrics.contentType }).end(text),
+        (e: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(String(e)),
+      );
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => http.listen(config.httpPort, config.httpHost, resolve));
+  const addr = http.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;
+  log('info', 'virtflow-scheduler ready', { pid: process.pid, http: `http://${config.httpHost}:${port}`, maxHosts: sched.maxHosts });
+
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log('info', 'virtflow-scheduler stopping', { signal });
+    await membership.stop();
+    await scheduler.close(); // running jobs finish first
+    await store.close();
+    await nc.drain();
+    http.close();
+    log('info', 'virtflow-scheduler stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((e) => {
+  console.error('virtflow-scheduler:', e);
+  process.exit(1);
+});

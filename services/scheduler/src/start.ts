@@ -1,0 +1,228 @@
+/**
+ * Starting a domain somewhere, as Nova's conductor builds an instance:
+ * place it (the placement's filters and weighers on the live inventory),
+ * claim its resources on the chosen host (claims.ts: the host's own stream,
+ * optimistic concurrency), record the decision (DomainPlaced), command the
+ * host's agent to start it and wait for the outcome. A start that fails on
+ * a host gives the claim back and tries the next host, at most `maxHosts`
+ * hosts (Nova's scheduler_max_attempts); a claim that loses its race (the
+ * host filled up under another scheduler) moves on to the next host without
+ * counting as an attempt. Every attempt is reported as it happens and in the
+ * result.
+ *
+ * The agent learns the definition from the log (it loads the domain), so no
+ * define command is needed: the parser has appended DomainDefined already.
+ */
+import {
+  VirtError, checkTransition, formatExplain, makeCommand, parseDomainXML, place, placedData, placementRequest, reduceDomain,
+  type CommandOutcome, type DomainState, type Placement, type PlacementRequest, type SchedulerConfig, type SchedulerHints,
+} from '@virtflow/model';
+import { domainRef, sendCommand, type CommandResultWatcher, type EventDraft, type EventStore } from '@virtflow/runtime';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { claim, heldClaims, release, type ClaimsContext, type Ids } from './claims.ts';
+import type { LiveInventory } from './inventory.ts';
+import type { SchedulerMetrics } from './metrics.ts';
+
+export interface StartContext {
+  readonly store: EventStore;
+  readonly nc: NatsConnection;
+  readonly watcher: CommandResultWatcher;
+  readonly live: LiveInventory;
+  readonly claims: ClaimsContext;
+  readonly scheduler: SchedulerConfig;
+  /** Hosts a start is tried on before the job fails (3). */
+  readonly maxHosts: number;
+  readonly commandTimeoutMs: number;
+  readonly random?: () => number;
+  readonly newId: () => string;
+  readonly now: () => Date;
+  readonly metrics?: SchedulerMetrics;
+}
+
+export type AttemptOutcome = 'started' | 'failed' | 'claim-lost';
+
+export interface StartAttempt {
+  readonly hostId: string;
+  readonly outcome: AttemptOutcome;
+  /** Why it failed (the agent's error, or the filter that refused the claim on the host's log). */
+  readonly reason?: string;
+  readonly code?: string;
+}
+
+export interface StartArgs {
+  readonly uuid: string;
+  readonly hints?: SchedulerHints;
+  /** The job's id: every event and command of the start carries it. */
+  readonly correlationId: string;
+  readonly paused?: boolean;
+  /** Each attempt as it ends (job progress). */
+  readonly progress?: (attempts: readonly StartAttempt[]) => Promise<void> | void;
+}
+
+export interface StartResult {
+  readonly uuid: string;
+  readonly hostId: string;
+  readonly attempts: readonly StartAttempt[];
+  /** The placement's one line about the last choice. */
+  readonly summary: string;
+  /** A retried job found its own start done. */
+  readonly already?: boolean;
+}
+
+/** Appends drafts to a domain after checking each is a legal step, reloading on a concurrent write. */
+async function appendChecked(ctx: StartContext, uuid: string, decide: (s: DomainState | undefined) => readonly EventDraft[], ids: Ids) {
+  return ctx.store.update(domainRef(uuid), ({ state, version }) => {
+    const drafts = decide(state);
+    let s = state;
+    for (const e of ctx.store.makeEvents(drafts, version, ids)) {
+      checkTransition(s, e);
+      s = reduceDomain(s, e);
+    }
+    return drafts;
+  }, ids);
+}
+
+async function startOn(ctx: StartContext, hostId: string, uuid: string, paused: boolean, ids: Ids): Promise<CommandOutcome> {
+  const cmd = makeCommand('start', { hostId, uuid }, paused ? { paused } : {}, { correlationId: ids.correlationId, now: ctx.now, newId: ctx.newId });
+  // Waiting before sending: the watcher must know the command before the agent can answer.
+  const outcome = ctx.watcher.wait(cmd, ctx.commandTimeoutMs);
+  await sendCommand(ctx.nc, cmd);
+  return outcome;
+}
+
+/** The request with the job's hints and the group's members as the inventory knows them. */
+function requestFor(ctx: StartContext, s: DomainState, hints: SchedulerHints | undefined): PlacementRequest {
+  const req = placementRequest(parseDomainXML(s.xml), hints ? { hints } : {});
+  const g = req.hints.group;
+  if (!g) return req;
+  const members = [...new Set([...(g.members ?? []), ...ctx.live.groupMembers(g.name)])];
+  return { ...req, hints: { ...req.hints, group: { ...g, members } } };
+}
+
+/**
+ * "no host fits", with a line for every host: the placement's reason, or for
+ * a host this job left out, what happened there (its claim was refused on
+ * the host's log, or the start failed).
+ */
+export function noHostFits(p: Placement, attempts: readonly StartAttempt[]): VirtError {
+  const tried = new Map(attempts.filter((a) => a.outcome !== 'started').map((a) => [a.hostId, a]));
+  const lines = p.explain.map((r) => {
+    const a = r.filter === 'RetryFilter' ? tried.get(r.hostId) : undefined;
+    if (!a) return `${r.hostId}: ${r.filter}: ${r.reason}`;
+    return a.outcome === 'claim-lost' ? `${r.hostId}: ${a.reason} (re-checked on the host's log)` : `${r.hostId}: start failed: ${a.reason}`;
+  });
+  return new VirtError('OPERATION_FAILED', `${p.summary}\n${lines.map((l) => `  ${l}`).join('\n')}`, '/hosts');
+}
+
+export async function startDomain(ctx: StartContext, args: StartArgs): Promise<StartResult> {
+  const { uuid } = args;
+  const ids: Ids = { correlationId: args.correlationId };
+  const loaded = await ctx.store.load(domainRef(uuid));
+  const s = loaded.state;
+  if (!s?.defined) throw new VirtError('NO_DOMAIN', `no domain with matching uuid '${uuid}'`, '/uuid');
+  if (s.state !== 'shutoff') {
+    const own = await ownStart(ctx, uuid, args.correlationId);
+    if (own) return { uuid, hostId: own, attempts: [], summary: `domain '${s.name}' already started on ${own} by this job`, already: true };
+    throw new VirtError('OPERATION_INVALID', 'domain is already running', '/uuid');
+  }
+  if (s.hostId !== undefined) await dropStalePlacement(ctx, uuid, s.hostId, ids);
+  const base = requestFor(ctx, s, args.hints);
+  const excluded = [...(base.hints.excludeHosts ?? [])];
+  const attempts: StartAttempt[] = [];
+  const report = async (a: StartAttempt) => {
+    attempts.push(a);
+    ctx.metrics?.starts.inc({ outcome: a.outcome });
+    await args.progress?.(attempts);
+  };
+  let starts = 0;
+  let lastPlaced: string | undefined;
+  let summary = '';
+  while (starts < ctx.maxHosts) {
+    const req: PlacementRequest = { ...base, hints: { ...base.hints, excludeHosts: excluded } };
+    const p = place(ctx.live.current(), req, ctx.scheduler, ctx.random ? { random: ctx.random } : {});
+    if (!p.claim) {
+      ctx.metrics?.placements.inc({ outcome: 'no-host' });
+      if (lastPlaced) await giveUpPlacement(ctx, uuid, lastPlaced, 'no host left to try', ids);
+      throw noHostFits(p, attempts);
+    }
+    ctx.metrics?.placements.inc({ outcome: 'placed' });
+    summary = p.summary;
+    const hostId = p.claim.hostId;
+    const c = await claim(ctx.claims, hostId, { ...p.claim, request: req, reason: `start job ${args.correlationId}` }, ids);
+    if (!c.ok) {
+      ctx.metrics?.claims.inc({ outcome: 'lost' });
+      excluded.push(hostId);
+      await report({ hostId, outcome: 'claim-lost', reason: `${c.filter}: ${c.reason}` });
+      continue;
+    }
+    ctx.metrics?.claims.inc({ outcome: 'taken' });
+    if (c.event) ctx.live.applyLocal([c.event]);
+    // The claim already counts in the inventory; folding DomainPlaced too would copy its lifecycles map per start.
+    await placeOrRelease(ctx, uuid, p, c.claimId, ids);
+    lastPlaced = hostId;
+    starts++;
+    const outcome = await startOn(ctx, hostId, uuid, args.paused === true, ids);
+    if (outcome.status === 'completed') {
+      await report({ hostId, outcome: 'started' });
+      return { uuid, hostId, attempts, summary };
+    }
+    const err = outcome.error;
+    const r = await release(ctx.claims, hostId, uuid, `start failed on host '${hostId}': ${err?.message ?? 'no error recorded'}`, ids, { claimId: c.claimId });
+    if (r.event) ctx.live.applyLocal([r.event]);
+    ctx.metrics?.claims.inc({ outcome: 'released' });
+    excluded.push(hostId);
+    await report({ hostId, outcome: 'failed', reason: err?.message ?? 'no error recorded', ...(err?.code ? { code: err.code } : {}) });
+  }
+  await giveUpPlacement(ctx, uuid, lastPlaced!, `start failed on ${starts} hosts`, ids);
+  const lines = attempts.filter((a) => a.outcome !== 'started').map((a) => `  ${a.hostId}: ${a.outcome === 'failed' ? 'start failed' : 'claim refused'}: ${a.reason ?? ''}`);
+  throw new VirtError('OPERATION_FAILED', `domain '${s.name}' failed to start on ${starts} host${starts === 1 ? '' : 's'} (at most ${ctx.maxHosts} are tried)\n${lines.join('\n')}`, '/hosts');
+}
+
+/** DomainPlaced for the claim; if the domain may no longer be placed (started meanwhile by someone else), the claim goes back. */
+async function placeOrRelease(ctx: StartContext, uuid: string, p: Placement, claimId: string, ids: Ids) {
+  const c = p.claim!;
+  try {
+    const r = await appendChecked(ctx, uuid, (s) => {
+      if (!s?.defined) throw new VirtError('NO_DOMAIN', `no domain with matching uuid '${uuid}'`, '/uuid');
+      if (s.state !== 'shutoff') throw new VirtError('OPERATION_INVALID', 'domain is already running', '/uuid');
+      return [{ type: 'DomainPlaced', data: placedData(c, p.summary) }];
+    }, ids);
+    return r.events;
+  } catch (e) {
+    await release(ctx.claims, c.hostId, uuid, `placement not recorded: ${(e as Error).message}`, ids, { claimId });
+    throw e;
+  }
+}
+
+/**
+ * A start that failed everywhere leaves the domain placed on the last host it
+ * tried (DomainPlaced has no undo): `DomainStopped FAILED` there, libvirt's
+ * "domain failed to start", gives the placement back.
+ */
+async function giveUpPlacement(ctx: StartContext, uuid: string, hostId: string, why: string, ids: Ids): Promise<void> {
+  const r = await appendChecked(ctx, uuid, (s) => (s?.defined && s.state === 'shutoff' && s.hostId === hostId && !s.migrating
+    ? [{ type: 'DomainStopped', data: { uuid, hostId, detail: 'FAILED', error: { code: 'OPERATION_FAILED', message: `operation failed: ${why}` } } }]
+    : []), ids);
+  ctx.live.applyLocal(r.events);
+}
+
+/**
+ * A shut-off domain that is still placed somewhere is left over from a start
+ * that did not finish (this job's earlier try, after a crash, or another
+ * job's): its claim there would count against this start on that host, and
+ * stay behind once the domain is placed elsewhere. It is given back first.
+ */
+async function dropStalePlacement(ctx: StartContext, uuid: string, hostId: string, ids: Ids): Promise<void> {
+  const held = (await heldClaims(ctx.claims, hostId))[uuid];
+  if (!held) return;
+  const r = await release(ctx.claims, hostId, uuid, `placement left by an unfinished start (job ${held.correlationId})`, ids, { claimId: held.id });
+  if (r.event) ctx.live.applyLocal([r.event]);
+}
+
+/** The host a domain was started on by this job (a retried job), if it was. */
+async function ownStart(ctx: StartContext, uuid: string, correlationId: string): Promise<string | undefined> {
+  const events = await ctx.store.events(domainRef(uuid));
+  const started = events.map((e) => e.event).filter((e) => e.type === 'DomainStarted' && e.correlationId === correlationId);
+  const last = started.at(-1);
+  return last?.type === 'DomainStarted' ? last.data.hostId : undefined;
+}

@@ -1,0 +1,27 @@
+/**
+ * What crosses the `virtflow.schedule` queue: the job payloads the parser
+ * hands on (the model's jobs.ts), and how a failure is carried. As in the
+ * parser, a user's error (VirtError) fails the job once, without retry, as
+ * UnrecoverableError whose message is the error's JSON `{code, path,
+ * message}`, which the client's `jobError` rebuilds. Anything else thrown is
+ * an infrastructure fault: BullMQ retries it.
+ */
+import { UnrecoverableError } from 'bullmq';
+import { VirtError, isVirtError } from '@virtflow/model';
+import { isConcurrencyError } from '@virtflow/runtime';
+
+export function userFailure(e: VirtError): UnrecoverableError {
+  return new UnrecoverableError(JSON.stringify(e.toJSON()));
+}
+
+/** Runs a job's work; a VirtError is the user's (no retry), except a lost race or a timeout (retried). */
+export async function asJob<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (isVirtError(e) && !isConcurrencyError(e)) throw userFailure(e);
+    throw e;
+  }
+}
+
+export { VirtError };
