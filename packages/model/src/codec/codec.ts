@@ -69,17 +69,35 @@ function isTextOnly(el: XmlElement): boolean {
   return true;
 }
 
-// The path of the element being decoded, kept as segments (name, and index or
-// 0) below the path decode() was given: a warning's path is built from them,
-// so an element's path is never built when nothing is to be said about it.
+// The path of the element being decoded, kept as segments below the path
+// decode() was given: each one's name, parent element and position in it,
+// and whether the spec lists it as repeated. A warning's path is built from
+// them, so neither an element's path nor its index among same-named
+// siblings is worked out when nothing is to be said about it.
 const segNames: string[] = [];
-const segIndex: number[] = [];
+const segParents: XmlElement[] = [];
+const segPos: number[] = [];
+const segMany: boolean[] = [];
 let segDepth = 0;
 let basePath = '';
 
+/** 1-based position of `parent.children[pos]` among its siblings of the same name. */
+function sameNameIndex(parent: XmlElement, pos: number, name: string): number {
+  const kids = parent.children;
+  let n = 0;
+  for (let k = 0; k <= pos; k++) {
+    const c = kids[k]!;
+    if (typeof c !== 'string' && c.name === name) n++;
+  }
+  return n;
+}
+
 function currentPath(): string {
   let p = basePath;
-  for (let i = 0; i < segDepth; i++) p += segIndex[i] ? `/${segNames[i]}[${segIndex[i]}]` : `/${segNames[i]}`;
+  for (let i = 0; i < segDepth; i++) {
+    const name = segNames[i]!;
+    p += segMany[i] ? `/${name}[${sameNameIndex(segParents[i]!, segPos[i]!, name)}]` : `/${name}`;
+  }
   return p;
 }
 
@@ -95,6 +113,8 @@ export function decode(el: XmlElement, spec: AnySpec, path: string, warnings: Wa
   } finally {
     basePath = savedBase;
     segDepth = savedDepth;
+    // The outermost call lets go of the document's elements.
+    if (savedDepth === 0) segParents.length = 0;
   }
 }
 
@@ -116,9 +136,6 @@ function decodeAt(el: XmlElement, s: Exclude<AnySpec, LazySpec>, c: Compiled | u
   }
   let unknownChildren: Array<{ after: string | null; node: XmlElement }> | undefined;
   let lastKnown: string | null = null;
-  // How many children of each name so far: a Map only once there are two element children.
-  let firstName: string | undefined;
-  let counts: Map<string, number> | undefined;
   let text = '';
   const kids = el.children;
   for (let i = 0; i < kids.length; i++) {
@@ -128,17 +145,12 @@ function decodeAt(el: XmlElement, s: Exclude<AnySpec, LazySpec>, c: Compiled | u
       continue;
     }
     const cname = child.name;
-    let n = 1;
-    if (firstName === undefined) firstName = cname;
-    else {
-      counts ??= new Map([[firstName, 1]]);
-      n = (counts.get(cname) ?? 0) + 1;
-      counts.set(cname, n);
-    }
     const cs = childKeys.get(cname);
-    const index = (cs?.many ?? n > 1) ? n : 0;
     if (cs === undefined || (cs.leaf && !isTextOnly(child)) || (!cs.many && out[cs.key] !== undefined)) {
       (unknownChildren ??= []).push({ after: lastKnown, node: child });
+      // Indexed when the spec repeats it, or (unknown to the spec) when it is not the first of its name.
+      const n = sameNameIndex(el, i, cname);
+      const index = (cs !== undefined ? cs.many : n > 1) ? n : 0;
       warnings.push({
         path: index ? `${currentPath()}/${cname}[${index}]` : `${currentPath()}/${cname}`,
         message: cs === undefined ? `element <${cname}> in <${el.name}> is not modelled; kept as written` : `element <${cname}> in <${el.name}> is not in the expected form; kept as written`,
@@ -147,7 +159,9 @@ function decodeAt(el: XmlElement, s: Exclude<AnySpec, LazySpec>, c: Compiled | u
     }
     lastKnown = cname;
     segNames[segDepth] = cname;
-    segIndex[segDepth] = index;
+    segParents[segDepth] = el;
+    segPos[segDepth] = i;
+    segMany[segDepth] = cs.many;
     segDepth++;
     const cr = cs.resolved;
     const value = decodeAt(child, cr, cr.kind === 'element' ? (cs.compiled ??= compile(cr)) : undefined, warnings);
@@ -243,6 +257,10 @@ export function writeEncoded(name: string, value: unknown, spec: AnySpec, depth:
   return writeWith(name, value, s, s.kind === 'element' ? compile(s) : undefined, depth, hooks, open, prune);
 }
 
+const slotBuffers: number[][] = [];
+const valueBuffers: unknown[][] = [];
+const buffersBusy: boolean[] = [];
+
 /** writeEncoded with the spec resolved and, for an element spec, compiled (`c`). */
 function writeWith(name: string, value: unknown, s: Exclude<AnySpec, LazySpec>, c: Compiled | undefined, depth: number, hooks: WriteHooks | undefined, open: boolean, prune: Prune | undefined): string {
   const pad = indentOf(depth);
@@ -264,15 +282,20 @@ function writeWith(name: string, value: unknown, s: Exclude<AnySpec, LazySpec>, 
   let tag = `${pad}<${name}`;
   let body: string;
   if (unknown === undefined && c.slots !== undefined) {
-    // The keys the element has, in libvirt's order (insertion sort: they are few).
-    const slots: number[] = [];
-    const values: unknown[] = [];
+    // The keys the element has, in libvirt's order (insertion sort: they are few), in
+    // buffers kept per depth: the children written meanwhile are deeper and use others
+    // (a writer called again at a depth in use, from a hook, gets its own).
+    const shared = buffersBusy[depth] !== true;
+    const slots = shared ? (slotBuffers[depth] ??= []) : [];
+    const values = shared ? (valueBuffers[depth] ??= []) : [];
+    if (shared) buffersBusy[depth] = true;
+    let m = 0;
     for (const key in data) {
       const slot = c.slots.get(key);
       if (slot === undefined) continue;
       const v = data[key];
       if (v === undefined) continue;
-      let j = slots.length;
+      let j = m++;
       while (j > 0 && slots[j - 1]! > slot) {
         slots[j] = slots[j - 1]!;
         values[j] = values[j - 1];
@@ -286,20 +309,24 @@ function writeWith(name: string, value: unknown, s: Exclude<AnySpec, LazySpec>, 
     const inner = prune !== undefined && prune.through.includes(name) ? prune : undefined;
     const sub = depth + 1;
     body = '';
-    for (let i = 0; i < slots.length; i++) {
-      const slot = slots[i]!;
-      const v = values[i];
-      if (slot < nAttrs) {
-        tag += ` ${c.attrList[slot]![0]}='${escapeXml(v as string)}'`;
-        continue;
+    try {
+      for (let i = 0; i < m; i++) {
+        const slot = slots[i]!;
+        const v = values[i];
+        if (slot < nAttrs) {
+          tag += ` ${c.attrList[slot]![0]}='${escapeXml(v as string)}'`;
+          continue;
+        }
+        const cs = c.childList[slot - nAttrs]!;
+        if (cs.name === dropHere) continue;
+        const openChild = hooks?.openChildren?.includes(cs.name) ?? false;
+        if (cs.many) {
+          if (Array.isArray(v)) for (let j = 0; j < v.length; j++) body += writeChild(cs, v[j], sub, hooks, openChild, inner);
+          else for (const item of v as Iterable<unknown>) body += writeChild(cs, item, sub, hooks, openChild, inner);
+        } else body += writeChild(cs, v, sub, hooks, openChild, inner);
       }
-      const cs = c.childList[slot - nAttrs]!;
-      if (cs.name === dropHere) continue;
-      const openChild = hooks?.openChildren?.includes(cs.name) ?? false;
-      if (cs.many) {
-        if (Array.isArray(v)) for (let j = 0; j < v.length; j++) body += writeChild(cs, v[j], sub, hooks, openChild, inner);
-        else for (const item of v as Iterable<unknown>) body += writeChild(cs, item, sub, hooks, openChild, inner);
-      } else body += writeChild(cs, v, sub, hooks, openChild, inner);
+    } finally {
+      if (shared) buffersBusy[depth] = false;
     }
   } else body = writeOrdered(data, c, unknown, depth, hooks, prune, (t) => (tag += t), name);
   if (body === '') {

@@ -157,3 +157,30 @@ describe('parseDevice: one device, as attach-device', () => {
     assert.throws(() => parseDevice('<toaster/>'), (e: VirtError) => e.code === 'XML_ERROR' && e.path === '/toaster');
   });
 });
+
+describe('parseDomainXML: what libvirt refuses and how it writes what it keeps (fuzz findings)', () => {
+  it('refuses a second memballoon, watchdog or vsock as libvirt does', () => {
+    rejects(domain('<memballoon model="none"/><interface type="user"/><memballoon model="none"/>'), 'INTERNAL_ERROR', 'internal error: only a single memory balloon device is supported', '/domain/devices/memballoon[2]');
+    rejects(domain('<watchdog model="i6300esb"/><watchdog model="ib700"/>'), 'INTERNAL_ERROR', /only a single watchdog device is supported/, '/domain/devices/watchdog[2]');
+    rejects(domain('<vsock model="virtio"/><vsock model="virtio"/>'), 'XML_ERROR', /only a single vsock device is supported/, '/domain/devices/vsock[2]');
+  });
+
+  it('refuses a nameless shmem, and a shmem size libvirt would write as 0 MiB', () => {
+    rejects(domain('<shmem><size>6</size></shmem>'), 'XML_ERROR', "XML error: shmem element must contain 'name' attribute", '/domain/devices/shmem[1]');
+    rejects(domain("<shmem name='s'><size unit='K'>16</size></shmem>"), 'CONFIG_UNSUPPORTED', /shmem size must be at least 1 MiB \(1024 KiB\)/, '/domain/devices/shmem[1]/size');
+    const out = formatDomainXML(parseDomainXML(domain("<shmem name='s'><size unit='K'>1536</size></shmem>"), { random }));
+    assert.match(out, /<size unit='M'>1<\/size>/);
+    assert.equal(formatDomainXML(parseDomainXML(out, { random })), out);
+  });
+
+  it('drops a second <coalesce> with the first, as libvirt reads only the first', () => {
+    const out = formatDeviceXML(parseDevice("<interface type='user'><coalesce/><coalesce><rx><frames max='7'/></rx></coalesce></interface>", { random }).def);
+    assert.doesNotMatch(out, /coalesce/);
+  });
+
+  it('limits a device document to the depth it will have inside its domain', () => {
+    const nest = (n: number) => `<filesystem><source dir='/a'/><target dir='/b'/>${'<x>'.repeat(n)}${'</x>'.repeat(n)}</filesystem>`;
+    assert.throws(() => parseDevice(nest(62)), (e: VirtError) => e.code === 'XML_DETAIL' && /deeper than the limit of 62/.test(e.message));
+    assert.equal(parseDevice(nest(61)).def.kind, 'filesystem');
+  });
+});

@@ -6,12 +6,15 @@ import { deepFreeze } from '../util/freeze.ts';
 import { decode, type Warning } from '../codec/codec.ts';
 import { resolve } from '../codec/spec.ts';
 import { VirtError } from '../errors.ts';
-import { readXml, type ReadOptions } from '../xml/read.ts';
+import { DEFAULT_MAX_DEPTH, readXml, type ReadOptions } from '../xml/read.ts';
 import type { XmlElement } from '../xml/tree.ts';
 import { applyParseRules, type ParseContext } from './rules/index.ts';
 import { devicesSpec } from './spec/devices.ts';
 import { domainSpec } from './spec/domain.ts';
 import type { DeviceDef, DeviceKind, DomainDef, DomainDraft } from './types.ts';
+
+/** How deep a device sits in its domain: <domain><devices><device>. */
+const DEVICE_DEPTH_IN_DOMAIN = 2;
 
 export interface ParseOptions extends ReadOptions {
   /** Source of randomness for generated values (UUID, MAC). Default: crypto.getRandomValues. */
@@ -39,6 +42,23 @@ function parseContext(opts: ParseOptions, warnings: Warning[], deviceOnly = fals
   };
 }
 
+type DriverDefaults = ReturnType<NonNullable<ParseOptions['driverDefaults']>>;
+
+/**
+ * `{ ...opts, ...defaults }` for the two fields parseContext reads from the
+ * defaults (a key present in them wins, even when undefined, as in a spread);
+ * without copying every option on each parse.
+ */
+function withDriverDefaults(opts: ParseOptions, defaults: DriverDefaults): ParseOptions {
+  if (defaults === undefined) return opts;
+  return {
+    random: opts.random,
+    inactive: opts.inactive,
+    defArch: 'defArch' in defaults ? defaults.defArch : opts.defArch,
+    macPrefix: 'macPrefix' in defaults ? defaults.macPrefix : opts.macPrefix,
+  } as ParseOptions;
+}
+
 export interface Parsed<T> {
   readonly def: T;
   /** What the model kept without understanding it. */
@@ -51,7 +71,7 @@ export function readDomain(xml: string | Uint8Array, opts: ParseOptions = {}): P
   if (root.name !== 'domain') throw new VirtError('XML_ERROR', `expecting root element of 'domain', not '${root.name}'`, `/${root.name}`);
   const warnings: Warning[] = [];
   const draft = decode(root, domainSpec, '/domain', warnings) as DomainDraft;
-  const ctx = parseContext({ ...opts, ...opts.driverDefaults?.(draft.type) }, warnings);
+  const ctx = parseContext(withDriverDefaults(opts, opts.driverDefaults?.(draft.type)), warnings);
   applyParseRules(draft, ctx);
   return { def: (opts.mutable ? draft : deepFreeze(draft)) as DomainDef, warnings };
 }
@@ -61,7 +81,10 @@ export const DEVICE_KINDS = Object.keys(devicesSpec.children).filter((k) => k !=
 
 /** One device at parse time only (libvirt's virDomainDeviceDefParse before its post-parse). */
 export function readDevice(xml: string | Uint8Array, opts: ParseOptions = {}): Parsed<DeviceDef> {
-  const root = readXml(xml, { documentName: '(device_definition)', ...opts });
+  // A device joins a domain two levels down (<domain><devices>): its own depth limit
+  // leaves room for them, so that the domain written with it can be read back.
+  const maxDepth = (opts.maxDepth ?? DEFAULT_MAX_DEPTH) - DEVICE_DEPTH_IN_DOMAIN;
+  const root = readXml(xml, { documentName: '(device_definition)', ...opts, maxDepth });
   return decodeDevice(root, opts);
 }
 

@@ -6,6 +6,7 @@
 import { produce } from 'immer';
 import { devicesSpec } from '../domain/spec/devices.ts';
 import type { DeviceDef, DeviceKind, DomainDef } from '../domain/types.ts';
+import { indexedDevicePath } from '../util/device-path.ts';
 
 /** libvirt's visiting order (post-parse and validation). */
 export const DEVICE_VISIT_ORDER: readonly DeviceKind[] = [
@@ -54,6 +55,27 @@ export function eachDevice(def: DomainDef, f: (dev: Record<string, unknown>, kin
   }
 }
 
+/**
+ * Calls `f` on every device in libvirt's visiting order with its kind and
+ * path: listDevices and getDevice in one walk, for passes that only read.
+ */
+export function eachDeviceAt(def: DomainDef, f: (dev: DeviceDef, path: string) => void): void {
+  const devs = def.devices as Record<string, unknown> | undefined;
+  if (!devs) return;
+  for (let k = 0; k < VISIT.length; k++) {
+    const { kind, key, many, path } = VISIT[k]!;
+    const v = devs[key];
+    if (v === undefined) continue;
+    if (many) {
+      const list = v as unknown[];
+      for (let i = 0; i < list.length; i++) {
+        const d = list[i];
+        if (d !== undefined) f({ kind, def: d } as DeviceDef, indexedDevicePath(kind, i));
+      }
+    } else f({ kind, def: v } as DeviceDef, path);
+  }
+}
+
 export interface DeviceRef {
   readonly kind: DeviceKind;
   /** Position among devices of the same kind (0-based). */
@@ -73,7 +95,7 @@ export function listDevices(def: DomainDef): DeviceRef[] {
     if (v === undefined) continue;
     if (many) {
       const n = (v as unknown[]).length;
-      for (let i = 0; i < n; i++) out.push({ kind, index: i, path: `${path}[${i + 1}]` });
+      for (let i = 0; i < n; i++) out.push({ kind, index: i, path: indexedDevicePath(kind, i) });
     } else out.push({ kind, index: 0, path });
   }
   return out;

@@ -83,7 +83,7 @@ export function makeRecorder(driverOf: () => string, sink: (p: { path: string; v
 export function domainRules<Data>(rules: ReadonlyArray<DomainRule<Data>>): (def: DomainDef, ctx: Ctx<Data>) => DomainDef {
   return (def, ctx) => {
     if (inPlace(ctx as Ctx<unknown>)) {
-      for (const rule of rules) rule.apply(def as Draft<DomainDef>, ctx);
+      for (let i = 0; i < rules.length; i++) rules[i]!.apply(def as Draft<DomainDef>, ctx);
       return def;
     }
     const rec = recorderOf(ctx as Ctx<unknown>);
@@ -141,7 +141,7 @@ export interface DeviceValidator<Data = unknown, K extends DeviceKind = DeviceKi
 
 export function domainValidators<Data>(checks: ReadonlyArray<Validator<Data>>): (def: DomainDef, ctx: Ctx<Data>) => void {
   return (def, ctx) => {
-    for (const c of checks) c.check(def, ctx);
+    for (let i = 0; i < checks.length; i++) checks[i]!.check(def, ctx);
   };
 }
 

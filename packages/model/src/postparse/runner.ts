@@ -17,7 +17,7 @@ import type { Warning } from '../codec/codec.ts';
 import { readDevice, readDomain } from '../domain/parse.ts';
 import type { DeviceDef, DomainDef } from '../domain/types.ts';
 import type { ReadOptions } from '../xml/read.ts';
-import { type DeviceRef, listDevices, getDevice, setDevice, deviceKey } from './devices.ts';
+import { type DeviceRef, listDevices, getDevice, setDevice, deviceKey, eachDeviceAt } from './devices.ts';
 import { checkDeviceFeatures, checkDomainFeatures } from './features.ts';
 import { genericCommon, genericDevice, genericDeviceAgain, genericDeviceValidate, genericDomainValidate, genericEarly, genericFormat } from './generic/index.ts';
 import type { DriverRegistry } from './registry.ts';
@@ -196,10 +196,10 @@ function validateDomain(def: DomainDef, driver: DriverConf<any>, ctx: Session['c
   driver.domainValidate?.(def, ctx);
   runGenericDeviceValidate(def, ctx);
   if (driver.deviceValidate) {
-    for (const ref of listDevices(def)) {
-      ctx.devicePath = ref.path;
-      driver.deviceValidate(getDevice(def, ref)!, def, ctx);
-    }
+    eachDeviceAt(def, (dev, path) => {
+      ctx.devicePath = path;
+      driver.deviceValidate!(dev, def, ctx);
+    });
     ctx.devicePath = undefined;
   }
   runGenericDomainValidate(def, ctx);

@@ -5,8 +5,26 @@
  */
 export function deepFreeze<T>(value: T): T {
   if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return value;
-  Object.freeze(value);
-  if (Array.isArray(value)) for (const v of value) deepFreeze(v);
-  else for (const k in value) deepFreeze((value as Record<string, unknown>)[k]);
+  freezeTree(value as object);
   return value;
+}
+
+/**
+ * Freezes `o` and what it holds. The leaves (mostly strings) are skipped
+ * before the call rather than inside it: most values of a definition are
+ * strings, and a call per string was a third of the time.
+ */
+function freezeTree(o: object): void {
+  Object.freeze(o);
+  if (Array.isArray(o)) {
+    for (let i = 0; i < o.length; i++) {
+      const v: unknown = o[i];
+      if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) freezeTree(v);
+    }
+  } else {
+    for (const k in o) {
+      const v: unknown = (o as Record<string, unknown>)[k];
+      if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) freezeTree(v);
+    }
+  }
 }

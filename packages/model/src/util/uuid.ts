@@ -27,9 +27,16 @@ function hexVal(c: number): number {
   return -1;
 }
 
+/** Two lowercase hex digits per byte value: every definition's UUID is written through it. */
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
 export function formatUUID(bytes: Uint8Array): string {
-  const h = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  let out = '';
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) out += '-';
+    out += HEX[bytes[i]!]!;
+  }
+  return out;
 }
 
 /** An RFC 4122 version-4 UUID from the given randomness. */

@@ -8,6 +8,7 @@ function detail(xml: string, opts = {}): { message: string; path: string | undef
     readXml(xml, opts);
   } catch (e) {
     assert.ok(e instanceof VirtError);
+    assert.equal(e.code, 'XML_DETAIL');
     return { message: e.message, path: e.path };
   }
   assert.fail('expected an error');
@@ -51,8 +52,26 @@ describe('readXml', () => {
     assert.equal(readXml('<a><b/></a>', { maxDepth: 1 }).children.length, 1);
   });
 
-  it('stops at an unterminated construct the validator lets through instead of looping', () => {
-    for (const tail of ['<!--', '<![CDATA[', '<?x', '<a/']) assert.equal(readXml(`<domain/>${tail}`).name, 'domain');
-    assert.match(detail('<domain><a><?>b/></a></domain>').message, /missing root element/);
+  it('refuses, as libxml2 does, the unterminated constructs the validator lets through', () => {
+    // libxml2's first error (what libvirt reports), at the column xmllint points at.
+    const cases: Array<[string, string, string]> = [
+      ['<domain/><!--', 'Comment not terminated', '/ (line 1, column 14)'],
+      ['<domain/>\n<!-- x', 'Comment not terminated', '/ (line 2, column 7)'],
+      ['<a/><!-- x --', 'Double hyphen within comment: <!-- x ', '/ (line 1, column 12)'],
+      ['<domain/><![CDATA[', 'Extra content at the end of the document', '/ (line 1, column 10)'],
+      ['<a/><!x', 'Extra content at the end of the document', '/ (line 1, column 5)'],
+      ['<domain/><a/', 'Extra content at the end of the document', '/ (line 1, column 10)'],
+      ['<domain/><?x', 'ParsePI: PI x space expected', '/ (line 1, column 13)'],
+      ['<a/><?x y', 'ParsePI: PI x never end ...', '/ (line 1, column 10)'],
+      ['<domain><a><?>b/></a></domain>', 'xmlParsePI : no target name', '/ (line 1, column 14)'],
+      ['<a/', 'error parsing attribute name', '/ (line 1, column 3)'],
+      ['<domain type="kvm"/', 'attributes construct error', '/ (line 1, column 19)'],
+    ];
+    for (const [text, message, path] of cases) {
+      const e = detail(text);
+      assert.equal(e.message.split('\n')[0], `(domain_definition):${path.match(/line (\d+)/)![1]}: ${message}`, text);
+      assert.equal(e.path, path, text);
+    }
+    assert.equal(detail('<disk/><!--', { documentName: '(device_definition)' }).message, '(device_definition):1: Comment not terminated\n<disk/><!--\n-----------^');
   });
 });

@@ -3,6 +3,7 @@
  * work is done on it: oversized documents, DOCTYPE and entity declarations
  * (no XXE, no entity expansion), invalid UTF-8 and excessive nesting.
  */
+import { isUtf8 } from 'node:buffer';
 import { XMLValidator } from 'fast-xml-parser';
 import { VirtError } from '../errors.ts';
 import type { XmlElement, XmlNode } from './tree.ts';
@@ -33,6 +34,12 @@ function decode(input: string | Uint8Array, maxBytes: number): string {
     return input;
   }
   if (input.byteLength > maxBytes) tooLarge(maxBytes);
+  // isUtf8 (simdutf) checks what the fatal decoder would refuse, faster than the decoder
+  // does; then the plain decode is exact. The decoder drops a leading BOM: so does this.
+  if (isUtf8(input)) {
+    const text = Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('utf8');
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  }
   try {
     return utf8.decode(input);
   } catch {
@@ -149,12 +156,15 @@ export function readXml(input: string | Uint8Array, opts: ReadOptions = {}): Xml
 // readXml takes the slow path — depth check, validator, buildTree — which
 // produces the error, with its line and column, exactly as before.
 
+/**
+ * An element being read: the XmlElement it becomes, its children still
+ * growing (one object per element; whether it has element children is kept
+ * beside the stack, in fastTree's `hasElements`).
+ */
 interface FastOpen {
   readonly name: string;
   readonly attrs: Record<string, string>;
   children: XmlNode[];
-  /** Has an element child: whitespace-only text is layout and is dropped. */
-  hasElements: boolean;
 }
 
 /** Name start: A-Z a-z _ : */
@@ -224,9 +234,9 @@ function ampAt(text: string, from: number): number {
   return i === -1 ? text.length : i;
 }
 
-function fastPushElement(parent: FastOpen, el: XmlElement): void {
-  if (!parent.hasElements) {
-    parent.hasElements = true;
+/** Adds `el` to `parent`; `hadElements`: whether the parent already had an element child (its text is then layout). */
+function fastPushElement(parent: FastOpen, hadElements: boolean, el: XmlElement): void {
+  if (!hadElements) {
     const kids = parent.children;
     if (kids.length === 1 && isBlank(kids[0] as string)) kids.length = 0;
     else if (kids.length) parent.children = kids.filter((k) => typeof k !== 'string' || k.trim() !== '');
@@ -240,9 +250,11 @@ function spacesOnly(text: string, from: number, to: number): boolean {
   return true;
 }
 
-function fastFinish(o: FastOpen): XmlElement {
+/** The element `o` once closed: text in pieces (entities between them) becomes one string. */
+function fastFinish(o: FastOpen, hasElements: boolean): XmlElement {
   const kids = o.children;
-  return { name: o.name, attrs: o.attrs, children: o.hasElements || kids.length <= 1 ? kids : [kids.join('')] };
+  if (!hasElements && kids.length > 1) o.children = [kids.join('')];
+  return o;
 }
 
 /** The tree of a plain, well-formed document; undefined where the slow path must decide. */
@@ -250,6 +262,8 @@ function fastTree(text: string, maxDepth: number): XmlElement | undefined {
   const n = text.length;
   nextAmp = ampAt(text, 0);
   const stack: FastOpen[] = [];
+  // Per open element: whether it has an element child (whitespace-only text is then layout and is dropped).
+  const hasElements: boolean[] = [];
   let root: XmlElement | undefined;
   // The next '<' once a start tag has been read (-1: to be looked for).
   let nextLt = -1;
@@ -283,11 +297,13 @@ function fastTree(text: string, maxDepth: number): XmlElement | undefined {
       let j = nameEnd;
       while (j < n && isSpace(text.charCodeAt(j))) j++;
       if (text.charCodeAt(j) !== 62 /* > */) return undefined;
-      const el = fastFinish(open);
+      const el = fastFinish(open, hasElements[stack.length]!);
       i = j + 1;
       const parent = stack[stack.length - 1];
-      if (parent) fastPushElement(parent, el);
-      else {
+      if (parent) {
+        fastPushElement(parent, hasElements[stack.length - 1]!, el);
+        hasElements[stack.length - 1] = true;
+      } else {
         root = el;
         break;
       }
@@ -345,14 +361,17 @@ function fastTree(text: string, maxDepth: number): XmlElement | undefined {
       const parent = stack[stack.length - 1];
       if (selfClosing) {
         const el: XmlElement = { name, attrs, children: [] };
-        if (parent) fastPushElement(parent, el);
-        else {
+        if (parent) {
+          fastPushElement(parent, hasElements[stack.length - 1]!, el);
+          hasElements[stack.length - 1] = true;
+        } else {
           root = el;
           break;
         }
       } else {
         if (stack.length >= maxDepth) return undefined;
-        stack.push({ name, attrs, children: [], hasElements: false });
+        hasElements[stack.length] = false;
+        stack.push({ name, attrs, children: [] });
       }
     }
     // Text up to the next '<', inside the current element.
@@ -361,10 +380,11 @@ function fastTree(text: string, maxDepth: number): XmlElement | undefined {
     if (lt === -1 || lt >= n) return undefined;
     if (lt > i) {
       const top = stack[stack.length - 1]!;
-      if (!(top.hasElements && spacesOnly(text, i, lt))) {
+      const layout = hasElements[stack.length - 1]!;
+      if (!(layout && spacesOnly(text, i, lt))) {
         const t = fastUnescape(text, i, lt);
         if (t === undefined) return undefined;
-        if (!(top.hasElements && isBlank(t))) top.children.push(t);
+        if (!(layout && isBlank(t))) top.children.push(t);
       }
     }
     i = lt;
@@ -403,13 +423,17 @@ function buildTree(text: string, doc: string): XmlElement {
     if (lt === -1) break;
     if (lt > i && stack.length) pushText(stack[stack.length - 1]!, text.slice(i, lt));
     const c = text.charCodeAt(lt + 1);
-    // The validator lets some unterminated constructs through (an unclosed
-    // comment, CDATA or processing instruction after the root, '<?>'): where
-    // an end is missing the rest of the text is skipped. (Searching again
-    // from the start of the text looped forever, growing the stack.)
+    // The validator lets some malformed constructs through (an unclosed
+    // comment or processing instruction, CDATA or a declaration after the
+    // root): libxml2 refuses them, and so do we, with its message and place.
     if (c === 33 /* ! */) {
-      if (text.startsWith('<!--', lt)) i = after(text.indexOf('-->', lt + 4), 3, n);
-      else if (text.startsWith('<![CDATA[', lt)) {
+      if (text.startsWith('<!--', lt)) {
+        const end = text.indexOf('-->', lt + 4);
+        if (end === -1) throw unterminatedComment(doc, text, lt);
+        i = end + 3;
+      } else if (root !== undefined && stack.length === 0) {
+        throw syntaxErrorAt(doc, text, lt, 'Extra content at the end of the document');
+      } else if (text.startsWith('<![CDATA[', lt)) {
         const end = text.indexOf(']]>', lt + 9);
         if (end === -1) break;
         if (stack.length) stack[stack.length - 1]!.children.push(text.slice(lt + 9, end));
@@ -418,7 +442,9 @@ function buildTree(text: string, doc: string): XmlElement {
       continue;
     }
     if (c === 63 /* ? */) {
-      i = after(text.indexOf('?>', lt + 2), 2, n);
+      const end = text.indexOf('?>', lt + 2);
+      if (end === -1) throw unterminatedPI(doc, text, lt);
+      i = end + 2;
       continue;
     }
     if (c === 47 /* / */) {
@@ -429,6 +455,7 @@ function buildTree(text: string, doc: string): XmlElement {
       else root ??= el;
       continue;
     }
+    if (root !== undefined && stack.length === 0) throw syntaxErrorAt(doc, text, lt, 'Extra content at the end of the document');
     NAME_END.lastIndex = lt + 1;
     NAME_END.exec(text);
     const nameEnd = NAME_END.lastIndex - 1;
@@ -450,7 +477,7 @@ function buildTree(text: string, doc: string): XmlElement {
       j = ATTR_RE.lastIndex;
     }
     const close = text.indexOf('>', j);
-    if (close === -1) break;
+    if (close === -1) throw unterminatedStartTag(doc, text, lt, name, nameEnd);
     const open: Open = { name, attrs, children: [], path, counts: undefined };
     i = close + 1;
     if (text.charCodeAt(close - 1) === 47 /* / */) {
@@ -462,6 +489,62 @@ function buildTree(text: string, doc: string): XmlElement {
   if (!root) throw new VirtError('INTERNAL_ERROR', 'missing root element', '/');
   void doc;
   return root;
+}
+
+// ------------------------------------------- what the validator lets through
+//
+// libxml2's first error (the one libvirt reports) for the malformed endings
+// fast-xml-parser's validator accepts, at the place libxml2 stops.
+
+/** syntaxError at an offset of the text: its line, and its column as libvirt counts it. */
+function syntaxErrorAt(doc: string, text: string, at: number, msg: string): VirtError {
+  let line = 1;
+  for (let k = text.indexOf('\n'); k !== -1 && k < at; k = text.indexOf('\n', k + 1)) line++;
+  const col = at - (text.lastIndexOf('\n', at - 1) + 1) + 1;
+  return syntaxError(doc, text, line, col, msg);
+}
+
+/** xmlParseComment at the end of the text: a double hyphen is refused first, else the missing end. */
+function unterminatedComment(doc: string, text: string, lt: number): VirtError {
+  const dashes = text.indexOf('--', lt + 4);
+  if (dashes !== -1) return syntaxErrorAt(doc, text, dashes, `Double hyphen within comment: <!--${text.slice(lt + 4, dashes).slice(0, 50)}`);
+  return syntaxErrorAt(doc, text, text.length, 'Comment not terminated');
+}
+
+/** xmlParsePI without its '?>': no target, no space after it, or no end. */
+function unterminatedPI(doc: string, text: string, lt: number): VirtError {
+  let j = lt + 2;
+  if (j >= text.length || !isNameStart(text.charCodeAt(j))) return syntaxErrorAt(doc, text, j, 'xmlParsePI : no target name');
+  while (j < text.length && isNameChar(text.charCodeAt(j))) j++;
+  const target = text.slice(lt + 2, j);
+  if (j < text.length && isSpace(text.charCodeAt(j))) return syntaxErrorAt(doc, text, text.length, `ParsePI: PI ${target} never end ...`);
+  return syntaxErrorAt(doc, text, j, `ParsePI: PI ${target} space expected`);
+}
+
+/**
+ * xmlParseStartTag2 on a tag the text ends inside: after an attribute, what
+ * follows must be a blank ('attributes construct error'); after a blank, an
+ * attribute name ('error parsing attribute name'); at the end of the text,
+ * the tag has no end.
+ */
+function unterminatedStartTag(doc: string, text: string, lt: number, name: string, nameEnd: number): VirtError {
+  const n = text.length;
+  let j = nameEnd;
+  let afterAttr = false;
+  for (;;) {
+    const ws = j;
+    while (j < n && isSpace(text.charCodeAt(j))) j++;
+    if (afterAttr && j === ws) return syntaxErrorAt(doc, text, j, 'attributes construct error');
+    if (j >= n) break;
+    if (!isNameStart(text.charCodeAt(j))) return syntaxErrorAt(doc, text, j, 'error parsing attribute name');
+    ATTR_RE.lastIndex = j;
+    if (!ATTR_RE.exec(text)) break;
+    j = ATTR_RE.lastIndex;
+    afterAttr = true;
+  }
+  let line = 1;
+  for (let k = text.indexOf('\n'); k !== -1 && k < lt; k = text.indexOf('\n', k + 1)) line++;
+  return syntaxErrorAt(doc, text, n, `Couldn't find end of Start Tag ${name} line ${line}`);
 }
 
 /** The index `skip` past `end`, or `n` (the end of the text) when `end` was not found. */

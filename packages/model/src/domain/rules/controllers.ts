@@ -87,26 +87,45 @@ export const controllerDefaults: ParseRule = (def, ctx) => {
  * grouped by type in order of first appearance, sorted by index within a
  * type, a master before its companions of the same index, an index-less
  * controller after its type's last.
+ *
+ * libvirt scans the whole list backwards for each controller; its result is
+ * the first controller of the type that must come after the new one (a
+ * higher index, or a companion of the same index when the new one is not),
+ * else the end of the type's group. Kept per type, with the highest index and
+ * the indexes of companions, the usual case (indexes in increasing order)
+ * needs no scan at all: a domain with thousands of implicit controllers is
+ * read in linear time.
  */
 function sortControllers(list: Controller[]): void {
-  const ordered: Controller[] = [];
-  for (const c of list) {
-    let insertAt = -1;
-    for (let k = ordered.length - 1; k >= 0; k--) {
-      const cur = ordered[k]!;
-      if (cur.type !== c.type) continue;
-      if (idx(c) === -1) {
-        insertAt = k + 1;
-        break;
-      }
-      if (idx(cur) > idx(c)) insertAt = k;
-      else if (c.master === undefined && cur.master !== undefined && idx(cur) === idx(c)) insertAt = k;
-      else if (insertAt === -1) insertAt = k + 1;
-    }
-    if (insertAt === -1) ordered.push(c);
-    else ordered.splice(insertAt, 0, c);
+  interface Group {
+    readonly items: Controller[];
+    max: number;
+    masters: Set<number> | undefined;
   }
-  list.splice(0, list.length, ...ordered);
+  const groups = new Map<string | undefined, Group>();
+  for (const c of list) {
+    const i = idx(c);
+    let g = groups.get(c.type);
+    if (g === undefined) groups.set(c.type, (g = { items: [], max: -Infinity, masters: undefined }));
+    const items = g.items;
+    let at = items.length;
+    if (i !== -1 && !(i >= g.max && (c.master !== undefined || g.masters?.has(i) !== true))) {
+      for (let k = 0; k < items.length; k++) {
+        const cur = items[k]!;
+        const ci = idx(cur);
+        if (ci > i || (c.master === undefined && cur.master !== undefined && ci === i)) {
+          at = k;
+          break;
+        }
+      }
+    }
+    if (at === items.length) items.push(c);
+    else items.splice(at, 0, c);
+    if (i > g.max) g.max = i;
+    if (c.master !== undefined) (g.masters ??= new Set()).add(i);
+  }
+  list.length = 0;
+  for (const g of groups.values()) for (const c of g.items) list.push(c);
 }
 
 /**
@@ -170,16 +189,30 @@ export const duplicateControllers: ParseRule = (def) => {
 /**
  * virDomainDefMaybeAddController: adds <controller type index [model]> unless
  * that index of the type exists. libvirt appends it (it lands in its type's
- * place by index only when libvirt next reads its own XML).
+ * place by index only when libvirt next reads its own XML). The indexes in
+ * use are kept in a set for the whole pass: a disk name can ask for
+ * thousands of controllers, and looking through the list for each was
+ * quadratic.
  */
-function maybeAdd(def: DomainDraft, type: string, index: number, model?: string): void {
-  const list = controllers(def);
-  if (list.some((c) => c.type === type && idx(c) === index)) return;
-  const c: Controller = { type, index: String(index) };
-  if (model !== undefined) c.model = model;
-  list.push(c);
-  const devices = (def.devices ??= {}) as Record<string, unknown>;
-  devices['controllers'] = list;
+function controllerAdder(def: DomainDraft): (type: string, index: number, model?: string) => void {
+  // Made on first use: the list is a draft under immer, and when it is first
+  // touched decides the order of the changes recorded (provenance).
+  let list: Controller[] | undefined;
+  const have = new Set<string>();
+  return (type, index, model) => {
+    if (list === undefined) {
+      list = controllers(def);
+      for (const c of list) have.add(`${c.type}/${idx(c)}`);
+    }
+    const key = `${type}/${index}`;
+    if (have.has(key)) return;
+    have.add(key);
+    const c: Controller = { type, index: String(index) };
+    if (model !== undefined) c.model = model;
+    list.push(c);
+    const devices = (def.devices ??= {}) as Record<string, unknown>;
+    devices['controllers'] = list;
+  };
 }
 
 /** The drive address controller number of a device, if it has a drive address. */
@@ -202,6 +235,7 @@ function addressController(d: Addressed, type: string): number | undefined {
  * slot of CCID controller 0); SCSI for SCSI host devices.
  */
 export const implicitControllers: ParseRule = (def) => {
+  const maybeAdd = controllerAdder(def);
   const disks = deviceList<Addressed & { target?: { bus?: string } }>(def, 'disks');
   for (const [type, bus] of [['scsi', 'scsi'], ['fdc', 'fdc'], ['ide', 'ide'], ['sata', 'sata']] as const) {
     let max = -1;
@@ -209,12 +243,12 @@ export const implicitControllers: ParseRule = (def) => {
       const n = d.target?.bus === bus ? driveController(d) : undefined;
       if (n !== undefined && n > max) max = n;
     }
-    for (let n = 0; n <= max; n++) maybeAdd(def, type, n);
+    for (let n = 0; n <= max; n++) maybeAdd(type, n);
   }
   for (const key of ['channels', 'consoles']) {
     for (const c of deviceList<Addressed & { target?: { type?: string } }>(def, key)) {
       if (c.target?.type !== 'virtio') continue;
-      maybeAdd(def, 'virtio-serial', addressController(c, 'virtio-serial') ?? 0);
+      maybeAdd('virtio-serial', addressController(c, 'virtio-serial') ?? 0);
     }
   }
   const cards = deviceList<Addressed>(def, 'smartcards');
@@ -228,7 +262,7 @@ export const implicitControllers: ParseRule = (def) => {
       }
       sc.address = { type: 'ccid', controller: '0', slot: String(max + 1) };
     }
-    maybeAdd(def, 'ccid', n);
+    maybeAdd('ccid', n);
   }
   let max = -1;
   let model: string | undefined;
@@ -240,5 +274,5 @@ export const implicitControllers: ParseRule = (def) => {
     const cont = controllers(def).find((c) => c.type === 'scsi' && idx(c) === n);
     if (cont?.model !== undefined) model = cont.model;
   }
-  for (let n = 0; n <= max; n++) maybeAdd(def, 'scsi', n, model);
+  for (let n = 0; n <= max; n++) maybeAdd('scsi', n, model);
 };

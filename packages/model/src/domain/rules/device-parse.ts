@@ -8,7 +8,8 @@ import { VirtError } from '../../errors.ts';
 import type { DomainDraft } from '../types.ts';
 import { checkDeviceInfo, checkPCIAddress, type DeviceInfoLike } from './device-info.ts';
 import type { ParseContext, ParseRule } from './index.ts';
-import { attrPath, devicePath, extraChildren, propEnum, propInt, propOnOff, propUInt, propYesNo, toInt } from './xmlprop.ts';
+import { attrPath, devicePath, extraChildren, propEnum, propInt, propOnOff, propUInt, propYesNo, toInt, toULongLong } from './xmlprop.ts';
+import { unitMultiplier } from '../../util/units.ts';
 
 type Devices = NonNullable<DomainDraft['devices']>;
 type Item<K extends keyof Devices> = NonNullable<Devices[K]> extends ReadonlyArray<infer T> ? T : NonNullable<Devices[K]>;
@@ -231,7 +232,21 @@ function checkInput(input: Item<'inputs'>, def: DomainDraft, at: string): void {
   }
 }
 
+/** 1 MiB: the smallest shared memory QEMU maps, and libvirt's unit for writing the size. */
+const SHMEM_MIN_BYTES = 1n << 20n;
+
 function checkShmem(s: Item<'shmems'>, at: string): void {
+  if (s.name === undefined) throw new VirtError('XML_ERROR', "shmem element must contain 'name' attribute", at);
+  // libvirt reads any size but writes it in whole MiB (size >> 20): a size below 1 MiB
+  // would be written as 0, which reads back as no size at all. QEMU refuses such a
+  // size when the guest starts (qemuBuildShmemCommandLine, with this message); it is
+  // refused here, when it is defined, so that what is saved reads back the same.
+  const size = s.size as { text?: string; unit?: string } | undefined;
+  const n = size?.text === undefined ? undefined : toULongLong(size.text.trim(), 10);
+  const mult = unitMultiplier(size?.unit, 1n);
+  if (n !== undefined && mult !== undefined && n !== 0n && n * mult < SHMEM_MIN_BYTES) {
+    throw new VirtError('CONFIG_UNSUPPORTED', 'shmem size must be at least 1 MiB (1024 KiB)', `${at}/size`);
+  }
   if (s.msi) propUInt(s.msi.vectors, 'vectors', 'msi', `${at}/msi`, { base: 0 });
   if (s.msi) propOnOff(s.msi.ioeventfd, 'ioeventfd', 'msi', `${at}/msi`);
   if (s.msi && !s.server) throw new VirtError('XML_ERROR', 'msi option is only supported with a server', `${at}/msi`);
@@ -243,10 +258,22 @@ function eachDevice<T>(ctx: ParseContext, list: T[] | undefined, name: string, f
   if (list) for (let i = 0; i < list.length; i++) f(list[i]!, devicePath(ctx, name, i), i);
 }
 
+/**
+ * virDomainDefParseXML reads the devices a domain has at most one of as a
+ * node set and refuses more than one ("only a single ... is supported"); the
+ * decoder keeps the extra ones aside, and they are refused here. (A device
+ * parsed alone is a single element: nothing to count.)
+ */
+function onlyOne(devices: NonNullable<DomainDraft['devices']>, name: string, code: 'INTERNAL_ERROR' | 'XML_ERROR', what: string): void {
+  if (extraChildren(devices, name) > 0) throw new VirtError(code, `only a single ${what} is supported`, `/domain/devices/${name}[2]`);
+}
+
 /** `f` on a device that may appear once, with its path. */
 function oneDevice<T>(ctx: ParseContext, item: T | undefined, name: string, f: (item: T, at: string) => void): void {
   if (item !== undefined) f(item, devicePath(ctx, name, 0, true));
 }
+
+const infoOnly = (c: DeviceInfoLike, at: string): void => checkDeviceInfo(c, at);
 
 /**
  * Every device in the order virDomainDefParseXML reads them, with the
@@ -263,9 +290,11 @@ export const deviceParseChecks: ParseRule = (def, ctx) => {
   eachDevice(ctx, d.filesystems, 'filesystem', checkFilesystem);
   eachDevice(ctx, d.interfaces, 'interface', checkInterface);
   // Chardev sources and targets, graphics and video are chardev.ts's, graphics.ts's and video.ts's.
-  for (const [list, name] of [[d.smartcards, 'smartcard'], [d.parallels, 'parallel'], [d.serials, 'serial'], [d.consoles, 'console'], [d.channels, 'channel']] as const) {
-    eachDevice<DeviceInfoLike>(ctx, list, name, (c, at) => checkDeviceInfo(c, at));
-  }
+  eachDevice<DeviceInfoLike>(ctx, d.smartcards, 'smartcard', infoOnly);
+  eachDevice<DeviceInfoLike>(ctx, d.parallels, 'parallel', infoOnly);
+  eachDevice<DeviceInfoLike>(ctx, d.serials, 'serial', infoOnly);
+  eachDevice<DeviceInfoLike>(ctx, d.consoles, 'console', infoOnly);
+  eachDevice<DeviceInfoLike>(ctx, d.channels, 'channel', infoOnly);
   eachDevice(ctx, d.inputs, 'input', (input, at) => {
     checkInput(input, def, at);
     if (usbNone && inputBus(input, def) === 'usb') throw new VirtError('CONFIG_UNSUPPORTED', "Can't add USB input device. USB bus is disabled", at);
@@ -278,10 +307,13 @@ export const deviceParseChecks: ParseRule = (def, ctx) => {
       throw new VirtError('CONFIG_UNSUPPORTED', "Can't add host USB device: USB is disabled in this host", at);
     }
   });
+  onlyOne(d, 'watchdog', 'INTERNAL_ERROR', 'watchdog device');
   oneDevice(ctx, d.watchdog, 'watchdog', (w, at) => checkDeviceInfo(w as DeviceInfoLike, at));
+  onlyOne(d, 'memballoon', 'INTERNAL_ERROR', 'memory balloon device');
   oneDevice(ctx, d.memballoon, 'memballoon', (m, at) => m.model !== 'none' && checkDeviceInfo(m as DeviceInfoLike, at));
   eachDevice(ctx, d.rngs, 'rng', (r, at) => checkDeviceInfo(r as DeviceInfoLike, at));
   eachDevice(ctx, d.tpms, 'tpm', checkTpm);
+  onlyOne(d, 'nvram', 'INTERNAL_ERROR', 'nvram device');
   oneDevice(ctx, d.nvram, 'nvram', (n, at) => checkDeviceInfo(n as DeviceInfoLike, at));
   eachDevice(ctx, d.hubs, 'hub', (hub, at) => {
     checkDeviceInfo(hub as DeviceInfoLike, at);
@@ -291,6 +323,8 @@ export const deviceParseChecks: ParseRule = (def, ctx) => {
   eachDevice(ctx, d.panics, 'panic', (p, at) => checkDeviceInfo(p as DeviceInfoLike, at));
   eachDevice(ctx, d.shmems, 'shmem', checkShmem);
   eachDevice(ctx, d.memoryDevices, 'memory', (m, at) => checkDeviceInfo(m as DeviceInfoLike, at));
+  onlyOne(d, 'iommu', 'XML_ERROR', 'IOMMU device');
   oneDevice(ctx, d.iommu, 'iommu', (m, at) => checkDeviceInfo(m as DeviceInfoLike, at));
+  onlyOne(d, 'vsock', 'XML_ERROR', 'vsock device');
   oneDevice(ctx, d.vsock, 'vsock', (m, at) => checkDeviceInfo(m as DeviceInfoLike, at));
 };

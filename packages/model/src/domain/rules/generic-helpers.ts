@@ -4,6 +4,7 @@
  */
 import type { DomainDraft } from '../types.ts';
 import type { ParseContext } from './index.ts';
+import { indexedDevicePath } from '../../util/device-path.ts';
 
 /** The array of devices under `key` (e.g. 'graphics', 'channels'); [] when absent. */
 export function deviceList<T = Record<string, unknown>>(def: DomainDraft, key: string): T[] {
@@ -13,7 +14,7 @@ export function deviceList<T = Record<string, unknown>>(def: DomainDraft, key: s
 
 /** The path of device `i` of element `name`: `/domain/devices/NAME[i+1]`, or `/NAME` for a device parsed alone. */
 export function devicePath(ctx: ParseContext, name: string, i: number): string {
-  return ctx.deviceOnly ? `/${name}` : `/domain/devices/${name}[${i + 1}]`;
+  return ctx.deviceOnly ? `/${name}` : indexedDevicePath(name, i);
 }
 
 /** virStrToLong_i: optional leading space and sign, decimal digits to the end, within int range. */

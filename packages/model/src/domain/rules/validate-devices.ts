@@ -15,6 +15,7 @@ import { type Disk, diskAddressType, diskBus, diskDst } from './disk-addr.ts';
 import type { ParseRule } from './index.ts';
 import { numaCells } from './numa.ts';
 import { toInt, toUInt } from './xmlprop.ts';
+import { indexedDevicePath } from '../../util/device-path.ts';
 
 type Devices = NonNullable<DomainDraft['devices']>;
 type Item<K extends keyof Devices> = NonNullable<Devices[K]> extends ReadonlyArray<infer T> ? T : NonNullable<Devices[K]>;
@@ -49,6 +50,7 @@ function domainRelabel(def: DomainDraft): Array<{ model: string | undefined; rel
 
 /** virSecurityDeviceLabelDefValidate: a device label override needs relabeling at the domain level. */
 function seclabelOverrides(def: DomainDraft, labels: Array<{ model?: string }> | undefined, at: string): void {
+  if (!labels?.length) return;
   const domain = domainRelabel(def);
   (labels ?? []).forEach((l, i) => {
     if (domain.some((d) => d.model === l.model && !d.relabel)) {
@@ -438,7 +440,18 @@ function hasUSB(def: DomainDraft): boolean {
 }
 
 function p(name: string, i: number): string {
-  return `/domain/devices/${name}[${i + 1}]`;
+  return indexedDevicePath(name, i);
+}
+
+type Chardev = Item<'serials'> | Item<'parallels'> | Item<'channels'> | Item<'consoles'>;
+
+function chardevsValidate(def: DomainDraft, list: readonly Chardev[] | undefined, name: string): void {
+  if (!list) return;
+  for (let i = 0; i < list.length; i++) {
+    const x = list[i]!;
+    infoValidate(x.address, p(name, i));
+    seclabelOverrides(def, x.sources?.[0]?.seclabels, `${p(name, i)}/source`);
+  }
 }
 
 /** Every device, in virDomainDeviceInfoIterateFlags' order. */
@@ -469,12 +482,10 @@ export const validateDevices: ParseRule = (def) => {
     const t = x.address?.type;
     if (t !== undefined && t !== 'ccid') throw new VirtError('CONFIG_UNSUPPORTED', "Controllers must use the 'ccid' address type", `${p('smartcard', i)}/address/@type`);
   });
-  for (const [list, name] of [[d.serials, 'serial'], [d.parallels, 'parallel'], [d.channels, 'channel'], [d.consoles, 'console']] as const) {
-    (list ?? []).forEach((x, i) => {
-      infoValidate(x.address, p(name, i));
-      seclabelOverrides(def, x.sources?.[0]?.seclabels, `${p(name, i)}/source`);
-    });
-  }
+  chardevsValidate(def, d.serials, 'serial');
+  chardevsValidate(def, d.parallels, 'parallel');
+  chardevsValidate(def, d.channels, 'channel');
+  chardevsValidate(def, d.consoles, 'console');
   (d.inputs ?? []).forEach((x, i) => {
     infoValidate(x.address, p('input', i));
     inputValidate(def, x, p('input', i));
@@ -483,7 +494,8 @@ export const validateDevices: ParseRule = (def) => {
     infoValidate(x.address, p('filesystem', i));
     fsValidate(x, p('filesystem', i));
   });
-  for (const [x, name] of [[d.watchdog, 'watchdog'], [d.memballoon, 'memballoon']] as const) if (x) infoValidate(x.address, `/domain/devices/${name}`);
+  if (d.watchdog) infoValidate(d.watchdog.address, '/domain/devices/watchdog');
+  if (d.memballoon) infoValidate(d.memballoon.address, '/domain/devices/memballoon');
   (d.rngs ?? []).forEach((x, i) => infoValidate(x.address, p('rng', i)));
   if (d.nvram) infoValidate(d.nvram.address, '/domain/devices/nvram');
   (d.hubs ?? []).forEach((x, i) => infoValidate(x.address, p('hub', i)));

@@ -7,6 +7,7 @@
  */
 import { VirtError } from '../../errors.ts';
 import type { ParseContext } from './index.ts';
+import { indexedDevicePath } from '../../util/device-path.ts';
 
 const SPACE = /[ \t\n\v\f\r]/;
 
@@ -203,7 +204,7 @@ export function propOnOff(value: string | undefined, attr: string, elem: string,
  */
 export function devicePath(ctx: ParseContext, xmlName: string, index: number, singleton = false): string {
   if (ctx.deviceOnly) return `/${xmlName}`;
-  return singleton ? `/domain/devices/${xmlName}` : `/domain/devices/${xmlName}[${index + 1}]`;
+  return singleton ? `/domain/devices/${xmlName}` : indexedDevicePath(xmlName, index);
 }
 
 /** Elements the decoder kept aside under `$unknown` because the spec allows one: how many more there were. */

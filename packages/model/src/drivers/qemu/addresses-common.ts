@@ -7,6 +7,7 @@
 import type { AddressDef } from '../../domain/types.ts';
 import type { Draft } from 'immer';
 import type { DomainDef } from '../../domain/types.ts';
+import { indexedDevicePath } from '../../util/device-path.ts';
 
 export type DomainDraft = Draft<DomainDef>;
 
@@ -69,7 +70,7 @@ export function single(def: DomainDraft, key: string): Dev | undefined {
 }
 
 export function devicePath(kind: string, index: number, many = true): string {
-  return many ? `/domain/devices/${kind}[${index + 1}]` : `/domain/devices/${kind}`;
+  return many ? indexedDevicePath(kind, index) : `/domain/devices/${kind}`;
 }
 
 /**
@@ -101,7 +102,10 @@ export function walkDevices(def: DomainDraft): DevRef[] {
   const all = def.devices as Record<string, unknown> | undefined;
   if (!all) return out;
   for (let w = 0; w < WALK.length; w++) {
-    const [kind, key, many] = WALK[w]!;
+    const entry = WALK[w]!;
+    const kind = entry[0];
+    const key = entry[1];
+    const many = entry[2];
     const v = all[key];
     if (v === undefined) continue;
     if (many) {

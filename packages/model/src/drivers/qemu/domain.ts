@@ -318,8 +318,8 @@ function withCaps(rule: DomainRule<QemuData>): DomainRule<QemuData> {
 /** qemuDomainDefPostParseBasic: runs before the opaque data exists. */
 export const qemuBasicRules: DomainRule<QemuData>[] = [emulatorDefault];
 
-/** qemuDomainDefPostParse, in libvirt's order. */
-export const qemuDomainRules: DomainRule<QemuData>[] = [
+/** qemuDomainDefPostParse, in libvirt's order, as written: each does its work whether or not caps exist. */
+export const qemuDomainRulesWithoutCapsCheck: DomainRule<QemuData>[] = [
   bootloader,
   machineDefault,
   nvramDefault,
@@ -334,4 +334,7 @@ export const qemuDomainRules: DomainRule<QemuData>[] = [
   cpuCheck,
   tsegCheck,
   numaCpusFill,
-].map(withCaps);
+];
+
+/** qemuDomainDefPostParse, in libvirt's order: each rule does nothing without caps for the emulator. */
+export const qemuDomainRules: DomainRule<QemuData>[] = qemuDomainRulesWithoutCapsCheck.map(withCaps);

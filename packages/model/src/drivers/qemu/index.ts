@@ -7,10 +7,12 @@ import type { DriverConf } from '../../postparse/types.ts';
 import { qemuAddressRules } from './addresses.ts';
 import { createQemuData, type QemuData } from './data.ts';
 import { qemuDeviceRules } from './devices.ts';
-import { qemuBasicRules, qemuDomainRules } from './domain.ts';
+import { qemuBasicRules, qemuDomainRulesWithoutCapsCheck } from './domain.ts';
 import { qemuDeviceValidators, qemuDomainValidators } from './validate.ts';
 
 export type { QemuData };
+
+const domainPostParse = domainRules(qemuDomainRulesWithoutCapsCheck);
 
 export const qemuDriver: DriverConf<QemuData> = {
   name: 'qemu',
@@ -19,7 +21,9 @@ export const qemuDriver: DriverConf<QemuData> = {
   features: ['MEMORY_HOTPLUG', 'OFFLINE_VCPUPIN', 'INDIVIDUAL_VCPUS', 'USER_ALIAS', 'FW_AUTOSELECT', 'NET_MODEL_STRING', 'DISK_FD'],
   createData: createQemuData,
   domainPostParseBasic: domainRules(qemuBasicRules),
-  domainPostParse: domainRules(qemuDomainRules),
+  // qemuDomainDefPostParse does nothing without caps for the emulator (qemuDomainRules checks
+  // that rule by rule, for a caller composing them; the callback checks it once).
+  domainPostParse: (def, ctx) => (ctx.data.guest ? domainPostParse(def, ctx) : def),
   devicePostParse: deviceRules(qemuDeviceRules),
   assignAddresses: domainRules(qemuAddressRules),
   domainValidate: domainValidators(qemuDomainValidators),

@@ -251,3 +251,14 @@ describe('post-parse around the format phase', () => {
     assert.doesNotMatch(out, /qemu/);
   });
 });
+
+describe('the console that aliases a serial port', () => {
+  it('is written with the address the serial was given, as libvirt writes it from the serial', async () => {
+    const { qemuDriver } = await import('../../drivers/index.ts');
+    const xml = "<domain type='qemu'><name>g</name><memory>8</memory><os><type arch='ppc64' machine='pseries'>hvm</type></os><devices><emulator>/usr/bin/qemu-system-ppc64</emulator><serial/></devices></domain>";
+    const once = formatDomainXML(defineDomain(xml, { caps: bookwormQemuCaps, driver: qemuDriver, random: (b) => b.fill(1) }).def);
+    const console = /<console[\s\S]*?<\/console>/.exec(once)![0];
+    assert.match(console, /<address type='spapr-vio' reg='0x30000000'\/>/);
+    assert.equal(formatDomainXML(defineDomain(once, { caps: bookwormQemuCaps, driver: qemuDriver, random: (b) => b.fill(1) }).def), once);
+  });
+});

@@ -9,7 +9,7 @@
  * once post-parse and validation are done — the last step before the
  * definition is stored, as formatting is libvirt's.
  */
-import type { Draft } from 'immer';
+import { current, isDraft, type Draft } from 'immer';
 import type { DomainDef } from '../../domain/types.ts';
 import { toUInt, toULongLong } from '../../domain/rules/xmlprop.ts';
 import { domainRule } from '../rules.ts';
@@ -49,6 +49,44 @@ function rewrite(o: Obj, fields: Record<string, string | undefined>, keep: reado
 }
 
 const NONE: readonly string[] = [];
+
+/**
+ * virDomainDefFormatInternal writes the console of an hvm guest that aliases
+ * a serial port (target type serial or none, and a serial at its place) from
+ * that serial: the model keeps it as a copy made during post-parse
+ * (consoleCompat), so what the serial gained since — its address, assigned
+ * with the others — is given to the copy too.
+ */
+export const consoleSerialAddress = domainRule(
+  'console-serial-address',
+  'the console that aliases a serial port is written from that serial, with its address',
+  (def) => {
+    if (def.os?.type?.text !== 'hvm') return;
+    const consoles = def.devices?.consoles as Obj[] | undefined;
+    const serials = def.devices?.serials as Obj[] | undefined;
+    if (!consoles || !serials) return;
+    for (let n = 0; n < consoles.length && n < serials.length; n++) {
+      const c = consoles[n]!;
+      const t = (c['target'] as { type?: string } | undefined)?.type;
+      if (t !== 'serial' && t !== 'none') continue;
+      const a = serials[n]!['address'];
+      if (JSON.stringify(a) === JSON.stringify(c['address'])) continue;
+      if (a === undefined) delete c['address'];
+      else c['address'] = structuredClone(isDraft(a) ? current(a) : a);
+    }
+  },
+);
+
+/** Removes the children named `name` the decoder kept aside (under $unknown) in `o`. */
+function dropUnknownChildren(o: Obj, name: string): void {
+  const u = o['$unknown'] as { attrs?: unknown; children?: Array<{ node: { name: string } }> } | undefined;
+  const kids = u?.children;
+  if (!kids?.some((k) => k.node.name === name)) return;
+  const rest = kids.filter((k) => k.node.name !== name);
+  if (rest.length) u!.children = rest;
+  else delete u!.children;
+  if (u!.attrs === undefined && u!.children === undefined) delete o['$unknown'];
+}
 
 /**
  * Whether `o` already holds exactly `fields` (besides $unknown and `keep`):
@@ -259,6 +297,9 @@ export const formatInterfaces = domainRule(
       // virDomainNetDefCoalesceParseXML: only rx frames, and 0 is none.
       const coalesce = net.coalesce as { rx?: { frames?: { max?: string } } } | undefined;
       if (coalesce) {
+        // libvirt reads the first <coalesce> (./coalesce) and never writes another: one kept
+        // aside would come back as the first once this one is written as none.
+        dropUnknownChildren(net as Obj, 'coalesce');
         const max = coalesce.rx?.frames?.max;
         if (max === undefined || toUInt(max, 10) === 0) delete net.coalesce;
         else net.coalesce = { rx: { frames: { max: String(toUInt(max, 10) ?? max) } } };

@@ -13,7 +13,7 @@ import { type DomainRule, type Validator, domainRule } from '../rules.ts';
 import type { Ctx } from '../types.ts';
 import { genericDiskDefaults } from './disk.ts';
 import { filesystemAccessmode, hostdevDefaults, implicitVideo, rngVsockMemoryDefaults } from './devices.ts';
-import { formatAddresses, formatBootLoadparm, formatCpu, formatFilesystemModes, formatGraphicsAuth, formatHostdevManaged, formatInterfaces, formatPanics, formatRedirFilter } from './format.ts';
+import { consoleSerialAddress, formatAddresses, formatBootLoadparm, formatCpu, formatFilesystemModes, formatGraphicsAuth, formatHostdevManaged, formatInterfaces, formatPanics, formatRedirFilter } from './format.ts';
 import { diskOrder, formatDisks } from './format-disk.ts';
 import { formatBootMenu, formatIOThreads, formatSeclabels } from './format-domain.ts';
 import { metadataNamespaces } from './metadata.ts';
@@ -111,6 +111,7 @@ export const genericFormat: DomainRule[] = [
   formatFeatures,
   formatCpu,
   formatNuma,
+  consoleSerialAddress,
   formatAddresses,
   formatHostdevManaged,
   formatInterfaces,
