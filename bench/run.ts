@@ -7,8 +7,9 @@ import { postparseBench } from './postparse.ts';
 import { eventsBench } from './events.ts';
 import { pipelineBench } from './pipeline.ts';
 import { agentBench } from './agent.ts';
+import { clusterBench } from './cluster.ts';
 
-const benches: Record<string, () => Promise<void>> = { parse: parseBench, postparse: postparseBench, pipeline: pipelineBench, events: eventsBench, agent: agentBench };
+const benches: Record<string, () => Promise<void>> = { parse: parseBench, postparse: postparseBench, pipeline: pipelineBench, events: eventsBench, agent: agentBench, cluster: clusterBench };
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = names.length ? names : Object.keys(benches);
 for (const name of chosen) {

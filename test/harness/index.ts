@@ -23,6 +23,11 @@ export interface Servers {
    * the same port with the same JetStream folder. Resolves once it listens.
    */
   restartNats(opts?: { readonly signal?: 'SIGTERM' | 'SIGKILL'; readonly downMs?: number }): Promise<void>;
+  /**
+   * Stops redis-server (SIGTERM, or SIGKILL for a crash) and starts it again on the same
+   * port with the same folder (with `redisAof` its data comes back). Resolves once it listens.
+   */
+  restartRedis(opts?: { readonly signal?: 'SIGTERM' | 'SIGKILL'; readonly downMs?: number }): Promise<void>;
 }
 
 export interface ServerOptions {
@@ -106,6 +111,9 @@ export async function startServers(opts: ServerOptions = {}): Promise<Servers> {
     let restartNats: Servers['restartNats'] = async () => {
       throw new Error('nats-server was not started');
     };
+    let restartRedis: Servers['restartRedis'] = async () => {
+      throw new Error('redis-server was not started');
+    };
     if (opts.redis !== false) {
       const port = await freePort();
       const log = join(dir, 'redis.log');
@@ -120,9 +128,18 @@ export async function startServers(opts: ServerOptions = {}): Promise<Servers> {
         args.push('--tls-port', String(port), '--tls-cert-file', opts.redisTls.certFile, '--tls-key-file', opts.redisTls.keyFile,
           '--tls-ca-cert-file', opts.redisTls.caFile, '--tls-auth-clients', 'optional');
       }
-      const proc = spawn(findBinary('redis-server'), args, { stdio: 'ignore' });
+      let proc = spawn(findBinary('redis-server'), args, { stdio: 'ignore' });
       procs.push(proc);
       await waitForPort(port, proc, log, 'redis-server');
+      restartRedis = async ({ signal = 'SIGTERM', downMs = 0 } = {}) => {
+        await stopProcess(proc, signal);
+        if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+        const next = spawn(findBinary('redis-server'), args, { stdio: 'ignore' });
+        procs[procs.indexOf(proc)] = next;
+        proc = next;
+        // Loading a large append-only file takes a while on a loaded machine.
+        await waitForPort(port, next, log, 'redis-server', 60_000);
+      };
       redisUrl = `${opts.redisTls ? 'rediss' : 'redis'}://127.0.0.1:${port}`;
     }
     if (opts.nats !== false) {
@@ -147,7 +164,7 @@ export async function startServers(opts: ServerOptions = {}): Promise<Servers> {
         await waitForPort(port, next, log, 'nats-server', undefined, natsHost);
       };
     }
-    return { redisUrl, natsUrl, dir, stop, restartNats: (o) => restartNats(o) };
+    return { redisUrl, natsUrl, dir, stop, restartNats: (o) => restartNats(o), restartRedis: (o) => restartRedis(o) };
   } catch (e) {
     await stop();
     throw e;

@@ -108,6 +108,21 @@ describe('migrate, evacuate, drain (test hypervisor, three agents)', { timeout: 
     assert.deepEqual(progress.filter((p) => p.uuid === uuid).map((p) => p.stage), ['choosing', 'claimed', 'recorded', 'incoming', 'transfer', 'arrived']);
   });
 
+  it('live-migrates a paused domain: it arrives paused (started MIGRATED, then suspended PAUSED, as qemu reports it)', async () => {
+    const uuid = await running('h1', 'paused-mover');
+    const p = await command(nc, 'h1', 'suspend', uuid, {});
+    assert.equal(p.outcome.status, 'completed', JSON.stringify(p.outcome.error));
+    const r = await migrate(ctx, { uuid, toHost: 'h2', live: true, correlationId: 'job-paused' });
+    assert.equal(r.toHost, 'h2');
+    const s = (await domainState(store, uuid))!;
+    assert.deepEqual({ state: s.state, hostId: s.hostId, migrating: s.migrating }, { state: 'paused', hostId: 'h2', migrating: false });
+    assert.deepEqual((await agents.get('h2')!.hv.list()).filter((d) => d.uuid === uuid).map((d) => d.state), ['paused']);
+    const mine = (await events(store, uuid)).filter((e) => e.correlationId === 'job-paused').map(show);
+    assert.equal(mine[0], 'DomainMigrating@h1->h2');
+    assert.ok(mine.includes('DomainStarted MIGRATED@h2') && mine.includes('DomainStopped MIGRATED@h1'), mine.join(', '));
+    assert.ok(mine.indexOf('DomainSuspended PAUSED@h2') > mine.indexOf('DomainStarted MIGRATED@h2'), mine.join(', '));
+  });
+
   it('refuses a destination the domain does not fit, with the filter\'s reason, and changes nothing', async () => {
     const uuid = await running('h1', 'too-big', 4096);
     const before = (await store.load(domainRef(uuid))).version;

@@ -10,7 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { makeCommand, subjects } from '@virtflow/model';
-import { COMMAND_STREAM, Projector, awaitCommandResult, hostRef, sendCommand } from '@virtflow/runtime';
+import { COMMAND_STREAM, Projector, awaitCommandResult, domainRef, hostRef, sendCommand, versionMsgId } from '@virtflow/runtime';
 import { TIMEOUT, domainXml, startAgent, startNats, waitFor, type Nats, type TestAgent } from '../agent/support.ts';
 
 // Each malformed command costs the agent a DomainCommandFailed on its host's aggregate and an outcome
@@ -66,8 +66,7 @@ describe('a flood of malformed NATS messages', { timeout: TIMEOUT * 10 }, () => 
       data: junk(i, uuid),
     })));
     const floodSecs = (performance.now() - t0) / 1000;
-    // (Junk on the real domain's own subject is another matter: see "What NATS permissions cannot enforce" in
-    // packages/runtime/src/security/README.md — a poison message there blocks that domain's appends.)
+    // (Junk on the real domain's own subjects: the next test.)
 
     // Real work after the flood: the agent defines and starts a domain (queued behind the flood) ...
     const run = async (type: 'define' | 'start', args: { xml: string } | Record<string, never>) => {
@@ -100,5 +99,39 @@ describe('a flood of malformed NATS messages', { timeout: TIMEOUT * 10 }, () => 
     assert.ok(poison >= EVENTS / 2, `poison reported and skipped (${poison})`);
     assert.ok(a.agent.status().ready, 'the agent is still taking commands');
     console.log(`# flood: ${JSON.stringify({ commands: COMMANDS, events: EVENTS, floodSecs: Number(floodSecs.toFixed(1)), defineDoneAfterSecs: Number(drainSecs.toFixed(1)), hostFailures: failures, poisonReported: poison })}`);
+  });
+
+  it('junk on a domain\'s own event subjects, even squatting its versions\' msg ids, does not block that domain', async () => {
+    const nc = await nats.connect();
+    const js = jetstream(nc, { timeout: 30_000 });
+    const uuid = randomUUID();
+    const own = ['DomainDefined', 'DomainPlaced', 'DomainStarted', 'DomainStopped', 'Nonsense'].map((t) => subjects.domainEvent(uuid, t));
+    const before = poison;
+    await publishAll(js, Array.from({ length: 200 }, (_, i) => ({ subject: own[i % own.length]!, data: junk(i, uuid) })));
+    // Anyone may set Nats-Msg-Id: junk that takes the ids of the domain's first versions.
+    for (let v = 1; v <= 4; v++) await js.publish(own[v % own.length]!, junk(v, uuid), { msgID: versionMsgId(domainRef(uuid), v) });
+
+    const run = async (type: 'define' | 'start' | 'destroy', args: { xml: string } | Record<string, never>) => {
+      const cmd = makeCommand(type, { hostId: 'hf', uuid }, args as never, { correlationId: `own-${type}`, now: () => new Date(), newId: randomUUID });
+      await sendCommand(nc, cmd);
+      return awaitCommandResult(nc, cmd, { timeoutMs: TIMEOUT * 6 });
+    };
+    for (const [type, args] of [['define', { xml: domainXml('own-subject-flood', uuid) }], ['start', {}], ['destroy', {}]] as const) {
+      const r = await run(type, args);
+      assert.equal(r.status, 'completed', `${type}: ${JSON.stringify(r.error)}`);
+    }
+    // The log holds the domain's real events only, in consecutive versions ...
+    const log = (await a.store.events(domainRef(uuid))).map((e) => e.event);
+    assert.deepEqual(log.map((e) => e.version), log.map((_, i) => i + 1));
+    assert.equal(log[0]?.type, 'DomainDefined');
+    assert.equal(log.at(-1)?.type, 'DomainStopped');
+    // ... and the projector, which saw the junk too, reports it and shows the domain as it is.
+    await projector.caughtUp(undefined, TIMEOUT * 4);
+    const row = await waitFor('the projection of the destroyed domain', async () => {
+      const r = await projector.reader().domain(uuid);
+      return r?.state === 'shutoff' && r.name === 'own-subject-flood' ? r : undefined;
+    });
+    assert.equal(row.name, 'own-subject-flood');
+    assert.ok(poison - before >= 100, `junk on the domain's subjects reported by the projector (${poison - before})`);
   });
 });

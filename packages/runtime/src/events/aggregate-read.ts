@@ -13,8 +13,10 @@
  *   sequence. Types are read concurrently, so a writer appending meanwhile can
  *   show up in one type and not yet in another: the caller checks that the
  *   versions it folds are consecutive and reads again if not. Messages on
- *   subjects of no known type (poison) are not seen, which changes nothing:
- *   they fold into nothing.
+ *   subjects of no known type (poison) are not seen, which changes nothing in
+ *   msg-id mode: they fold into nothing, and its sequence checks are per known
+ *   subject. (The subject-wildcard check counts them: that mode reads with the
+ *   consumer unless told otherwise.)
  */
 import type { JetStreamManager, StoredMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';

@@ -45,6 +45,22 @@
  *   subjects, one per event type (aggregate-read.ts), which also gives the
  *   per-subject sequences the own-subject check needs.
  *
+ * ## Poison on an aggregate's own subjects
+ * Anyone allowed to publish domain events can put junk on
+ * `virt.evt.domain.<uuid>.<type>`, with any Nats-Msg-Id. It must not block the
+ * aggregate, so the two numbers are kept apart: the *version* counts only valid
+ * events (poison is reported to `onPoison` and never folded; so is a
+ * well-formed event at version 1 that is not a creation event), while the
+ * *expected sequences* are those of the last stored message, poison included,
+ * since that is what the server compares. Hence:
+ * - a creation is first checked blind (expected sequence 0); when that fails
+ *   and a read finds poison but still no event, it is checked against what the
+ *   read found (a load just before, as `update` does, goes there directly);
+ * - a publish answered `duplicate` by a message that is not an event of this
+ *   aggregate at this version (poison squatting the version's msg id) moves to
+ *   the msg id `<id>~<poison's sequence>`: every honest writer of that version
+ *   meets the same poison, so they move together and still collide.
+ *
  * An append of several events is checked event by event (each against the one
  * before it), not atomically: if a competitor slips in between, the events
  * before it stay and the ConcurrencyError says how many (`appended`).
@@ -156,6 +172,9 @@ interface Snapshot {
 }
 
 const MAX_OBSERVATIONS = 50_000;
+/** How many poison messages holding a version's msg id an append steps past before giving up. */
+const MAX_MSG_ID_HOPS = 8;
+const CREATION_TYPES: ReadonlySet<EventType> = new Set(Object.values(CREATION_TYPE));
 
 export class EventStore {
   readonly nc: NatsConnection;
@@ -208,6 +227,19 @@ export class EventStore {
    */
   async append(aggregate: AggregateRef, events: readonly AnyEvent[], expectedVersion: number): Promise<AppendResult> {
     this.#checkBatch(aggregate, events, expectedVersion);
+    try {
+      return await this.#append(aggregate, events, expectedVersion);
+    } catch (e) {
+      // A creation checked blind (expected sequence 0) fails when the aggregate's subjects hold
+      // poison but no event: read what is there and, if it is still no event, create on top of it.
+      if (!(e instanceof ConcurrencyError && e.reason === 'sequence' && expectedVersion === 0 && e.appended === 0)) throw e;
+      const loaded = await this.load(aggregate, { snapshot: false });
+      if (loaded.version !== 0 || loaded.seq === 0) throw e;
+      return this.#append(aggregate, events, expectedVersion);
+    }
+  }
+
+  async #append(aggregate: AggregateRef, events: readonly AnyEvent[], expectedVersion: number): Promise<AppendResult> {
     const key = aggregateKey(aggregate);
     try {
       const pending = this.#observationFor(aggregate, events, expectedVersion);
@@ -250,10 +282,16 @@ export class EventStore {
    */
   #observationFor(aggregate: AggregateRef, events: readonly AnyEvent[], expectedVersion: number): Observation | Promise<Observation> {
     const now = Date.now();
-    if (expectedVersion === 0) return { version: 0, seq: 0, typeSeqs: {}, at: now, complete: true };
     const known = this.#observed.get(aggregateKey(aggregate));
     if (known && known.version > expectedVersion) throw new ConcurrencyError(aggregate, expectedVersion, 'version', { actualVersion: known.version });
     const fresh = known && known.version === expectedVersion && (this.mode === 'subject-wildcard' || now - known.at < this.duplicateWindowMs / 2);
+    if (expectedVersion === 0) {
+      // A load that found poison but no event: its sequences are what the server will check against.
+      if (fresh && known.complete) return { ...known, typeSeqs: { ...known.typeSeqs } };
+      // Blind: nothing stored on the aggregate, we expect. Not `complete`, since poison on another of
+      // its subjects is not ruled out by this creation's own-subject check.
+      return { version: 0, seq: 0, typeSeqs: {}, at: now, complete: false };
+    }
     if (fresh && (this.mode === 'subject-wildcard' || known.complete)) return { ...known, typeSeqs: { ...known.typeSeqs } };
     return this.#readObservation(aggregate, events, expectedVersion, fresh ? known : undefined);
   }
@@ -300,7 +338,7 @@ export class EventStore {
   /** Last sequence of each subject the batch writes to that the observation does not know yet (literal lookups: indexed). */
   async #readTypeSeqs(aggregate: AggregateRef, events: readonly AnyEvent[], obs: Observation): Promise<void> {
     const missing = [...new Set(events.map((e) => e.type))].filter((t) => obs.typeSeqs[t] === undefined);
-    if (obs.version === 0 || obs.complete) {
+    if (obs.complete) {
       for (const t of missing) obs.typeSeqs[t] = 0;
       return;
     }
@@ -318,17 +356,25 @@ export class EventStore {
     const expect = wildcard
       ? { lastSubjectSequence: obs.seq, lastSubjectSequenceSubject: aggregateSubjects(aggregate).all }
       : { lastSubjectSequence: obs.typeSeqs[event.type] ?? 0 };
+    const body = encodeEvent(event);
     let ack: PubAck;
-    try {
-      ack = await this.js.publish(event.subject, encodeEvent(event), { msgID: versionMsgId(aggregate, event.version), expect, timeout: this.#opts.timeoutMs ?? 5_000 });
-    } catch (e) {
-      if (e instanceof JetStreamApiError && (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)) {
-        throw new ConcurrencyError(aggregate, expectedVersion, 'sequence', { appended, cause: e });
+    for (let msgID = versionMsgId(aggregate, event.version), hop = 0; ; hop++) {
+      try {
+        ack = await this.js.publish(event.subject, body, { msgID, expect, timeout: this.#opts.timeoutMs ?? 5_000 });
+      } catch (e) {
+        if (e instanceof JetStreamApiError && (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)) {
+          throw new ConcurrencyError(aggregate, expectedVersion, 'sequence', { appended, cause: e });
+        }
+        throw e;
       }
-      throw e;
-    }
-    if (ack.duplicate && !(await this.#isOwn(ack.seq, event))) {
-      throw new ConcurrencyError(aggregate, expectedVersion, 'duplicate', { appended });
+      if (!ack.duplicate) break;
+      const holder = await this.#msgIdHolder(ack.seq, aggregate, event);
+      if (holder === 'own') break;
+      if (holder === 'rival' || hop >= MAX_MSG_ID_HOPS) throw new ConcurrencyError(aggregate, expectedVersion, 'duplicate', { appended });
+      // Poison took the version's msg id (a publisher can set any Nats-Msg-Id). Every honest writer of
+      // this version meets the same poison at the same sequence, so they all move to the same next id
+      // and still collide with each other there.
+      msgID = `${msgID}~${ack.seq}`;
     }
     obs.version = event.version;
     obs.seq = ack.seq;
@@ -338,12 +384,24 @@ export class EventStore {
     return ack;
   }
 
-  /** A duplicate ack for our own event (a retried publish whose first attempt did land) is a success. */
-  async #isOwn(seq: number, event: AnyEvent): Promise<boolean> {
+  /**
+   * Who holds the msg id a publish was answered `duplicate` for: our own event (a retried publish
+   * whose first attempt did land: a success), another writer's event at this version (a conflict),
+   * or poison — anything that is not an event of this aggregate at this version (reported).
+   */
+  async #msgIdHolder(seq: number, aggregate: AggregateRef, event: AnyEvent): Promise<'own' | 'rival' | 'poison'> {
     const m = await this.jsm.direct.getMessage(this.stream, { seq });
-    if (!m) return false;
+    if (!m) return 'rival';
     const stored = decodeEvent(m.data, m.subject);
-    return !(stored instanceof VirtError) && stored.id === event.id;
+    if (stored instanceof VirtError) {
+      (this.#opts.onPoison ?? logPoison)({ seq, subject: m.subject, error: stored, where: 'append' });
+      return 'poison';
+    }
+    if (stored.id === event.id) return 'own';
+    const of = aggregateOf(stored.subject);
+    if (of?.kind === aggregate.kind && of.id === aggregate.id && stored.version === event.version) return 'rival';
+    (this.#opts.onPoison ?? logPoison)({ seq, subject: m.subject, where: 'append', error: new VirtError('INTERNAL_ERROR', `message ${seq} holds the msg id of ${aggregate.kind} '${aggregate.id}' version ${event.version} but is event ${stored.id} (${stored.type}) version ${stored.version}`, m.subject) });
+    return 'poison';
   }
 
   #observe(key: string, obs: Observation): void {
@@ -420,6 +478,11 @@ export class EventStore {
       const e = decodeEvent(m.data, m.subject);
       if (e instanceof VirtError) {
         onPoison({ seq: m.seq, subject: m.subject, error: e, where });
+        continue;
+      }
+      if (e.version === 1 && !CREATION_TYPES.has(e.type)) {
+        // Well-formed but impossible: an aggregate begins with its creation event (append enforces it).
+        onPoison({ seq: m.seq, subject: m.subject, where, error: new VirtError('INTERNAL_ERROR', `event ${e.id} (${e.type}) has version 1, which only a creation event can have`, m.subject) });
         continue;
       }
       if (version >= 0 && e.version !== version + 1) {

@@ -84,6 +84,8 @@ export class TestHypervisor implements Hypervisor {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #failures = new Map<TestOperation, VirtError[]>();
   readonly #incoming = new Map<string, Server>();
+  /** Domains found in the state file: their boot belongs to the instance that started them (the agent's reconcile), not to this one. */
+  readonly #inherited = new Set<string>();
   #domains: Record<string, SimDomain> = {};
   #boots: Record<string, number> = {};
   #closed = false;
@@ -98,6 +100,7 @@ export class TestHypervisor implements Hypervisor {
     }
     // Domains inherited mid-boot or mid-poweroff finish on their own: nobody here asked, so nothing is emitted.
     for (const uuid of Object.keys(this.#domains)) this.#settle(uuid, false);
+    for (const uuid of Object.keys(this.#domains)) this.#inherited.add(uuid);
   }
 
   /** The next `times` calls of `op` throw `error` (before any effect). */
@@ -133,7 +136,9 @@ export class TestHypervisor implements Hypervisor {
   async list(): Promise<readonly RunningDomain[]> {
     const out: RunningDomain[] = [];
     for (const [uuid, d] of Object.entries(this.#domains)) {
-      this.#settle(uuid, false);
+      // Announced: a guest that powered off (or, started here, booted) since the last look
+      // is a change the agent must hear of, whichever of list() and the timer notices it first.
+      this.#settle(uuid, this.#inherited.has(uuid) ? 'poweroff' : true);
       const now = this.#domains[uuid];
       if (!now) continue;
       // A domain still booting is paused, as libvirt shows a qemu started with -S (STARTING_UP).
@@ -153,6 +158,7 @@ export class TestHypervisor implements Hypervisor {
       return;
     }
     this.#boots[uuid] = (this.#boots[uuid] ?? 0) + 1;
+    this.#inherited.delete(uuid);
     this.#domains[uuid] = { name: def.name ?? uuid, state: 'starting', readyAt: this.#now() + delay, devices: [], ...(options.paused ? { paused: true } : {}) };
     this.#save();
     if (delay > 0) await sleep(delay);
@@ -280,12 +286,21 @@ export class TestHypervisor implements Hypervisor {
           const msg = JSON.parse(buf.slice(0, nl)) as { uuid: string; state: SimState; devices: string[] };
           if (msg.uuid !== uuid) return void sock.end(`wrong domain: expected ${uuid}\n`);
           this.#boots[uuid] = (this.#boots[uuid] ?? 0) + 1;
+          this.#inherited.delete(uuid);
           this.#domains[uuid] = { name, state: msg.state === 'paused' ? 'paused' : 'running', devices: msg.devices ?? [] };
           this.#save();
           sock.end('ok\n');
           server.close();
           this.#incoming.delete(uuid);
-          this.#emit(msg.state === 'paused' ? { uuid, event: 'suspended', detail: 'MIGRATED' } : { uuid, event: 'resumed', detail: 'MIGRATED' });
+          // As qemu's destination reports it (libvirt's qemuMigrationDstFinish): a paused
+          // source arrives as STARTED MIGRATED then SUSPENDED PAUSED, a running one as
+          // RESUMED MIGRATED. SUSPENDED MIGRATED is the *source's* event; the model refuses it here.
+          if (msg.state === 'paused') {
+            this.#emit({ uuid, event: 'started', detail: 'MIGRATED' });
+            this.#emit({ uuid, event: 'suspended', detail: 'PAUSED' });
+          } else {
+            this.#emit({ uuid, event: 'resumed', detail: 'MIGRATED' });
+          }
         });
       });
       server.once('error', reject);
@@ -303,8 +318,11 @@ export class TestHypervisor implements Hypervisor {
     return d;
   }
 
-  /** Applies what time has done to a domain: a boot completed, a guest powered off. */
-  #settle(uuid: string, announce: boolean): void {
+  /**
+   * Applies what time has done to a domain: a boot completed, a guest powered off.
+   * `announce`: emit both, neither, or only the power-off.
+   */
+  #settle(uuid: string, announce: boolean | 'poweroff'): void {
     const d = this.#domains[uuid];
     if (!d) return;
     const now = this.#now();
@@ -313,7 +331,7 @@ export class TestHypervisor implements Hypervisor {
       delete d.readyAt;
       delete d.paused;
       this.#save();
-      if (announce) {
+      if (announce === true) {
         this.#emit({ uuid, event: 'started', detail: 'BOOTED' });
         if (d.state === 'paused') this.#emit({ uuid, event: 'suspended', detail: 'PAUSED' });
       }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { VirtError, parseDomainXML } from '@virtflow/model';
@@ -99,6 +100,53 @@ describe('test hypervisor', () => {
     }
   });
 
+  it('reports a guest\'s power-off that list() notices before the timer does', async () => {
+    let clock = 1_000;
+    // The guest powers off after a minute of fake time; the real timer for it never fires during the test.
+    const hv = new TestHypervisor({ now: () => clock, guestShutdownMs: 60_000 });
+    const seen = recorder(hv);
+    await hv.start(def);
+    await hv.shutdown(UUID);
+    clock += 60_000;
+    assert.deepEqual(await hv.list(), []);
+    assert.deepEqual(seen.map((c) => ('detail' in c ? `${c.event} ${c.detail}` : c.event)), ['started BOOTED', 'shutdown GUEST', 'stopped SHUTDOWN']);
+    await hv.close();
+  });
+
+  it('reports a boot that list() notices before start() does', async () => {
+    let clock = 1_000;
+    const hv = new TestHypervisor({ now: () => clock, delays: { start: 50 } });
+    const seen = recorder(hv);
+    const starting = hv.start(def);
+    clock += 50;
+    assert.deepEqual((await hv.list()).map((d) => d.state), ['running']);
+    await starting;
+    assert.deepEqual(seen.map((c) => ('detail' in c ? `${c.event} ${c.detail}` : c.event)), ['started BOOTED']);
+    await hv.close();
+  });
+
+  for (const paused of [false, true]) {
+    it(`migrates a ${paused ? 'paused' : 'running'} domain, the destination reporting it as qemu does`, async () => {
+      const port = await freePort();
+      const src = new TestHypervisor();
+      const dst = new TestHypervisor();
+      const fromSrc = recorder(src);
+      const atDst = recorder(dst);
+      await src.start(def, { paused });
+      await dst.start(def, { incoming: { host: '127.0.0.1', port } });
+      assert.deepEqual(atDst, [], 'nothing until the source hands over');
+      await src.migrateOut(UUID, { host: '127.0.0.1', port });
+      const names = (cs: LifecycleChange[]) => cs.map((c) => ('detail' in c ? `${c.event} ${c.detail}` : c.event));
+      // libvirt: VIR_DOMAIN_EVENT_STARTED_MIGRATED then SUSPENDED_PAUSED for a paused source; RESUMED_MIGRATED for a running one.
+      assert.deepEqual(names(atDst), paused ? ['started MIGRATED', 'suspended PAUSED'] : ['resumed MIGRATED']);
+      assert.deepEqual(names(fromSrc).slice(-1), ['stopped MIGRATED']);
+      assert.deepEqual((await dst.list()).map((d) => d.state), [paused ? 'paused' : 'running']);
+      assert.deepEqual(await src.list(), []);
+      await src.close();
+      await dst.close();
+    });
+  }
+
   it('presents a synthetic host', async () => {
     const caps = await new TestHypervisor({ cpus: 64, memoryKiB: 1 << 28 }).capabilities();
     assert.equal(caps.host.cpus, 64);
@@ -107,3 +155,14 @@ describe('test hypervisor', () => {
     assert.equal(syntheticCapabilities().host.cpus, 8);
   });
 });
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
