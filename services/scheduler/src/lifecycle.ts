@@ -42,9 +42,15 @@ export function isRoutedOp(op: string): op is RoutedOp {
 export async function routeOperation(ctx: RouteContext, op: RoutedOp, uuid: string, ids: Ids): Promise<RoutedResult> {
   const s = (await ctx.store.load(domainRef(uuid))).state;
   if (!s?.defined) throw new VirtError('NO_DOMAIN', `no domain with matching uuid '${uuid}'`, '/uuid');
-  if (s.state === 'shutoff' || s.hostId === undefined) throw new VirtError('OPERATION_INVALID', 'domain is not running', '/uuid');
-  if (s.migrating) throw new VirtError('OPERATION_INVALID', `domain '${s.name}' is being migrated`, '/uuid');
-  const hostId = s.hostId;
+  const refused = s.state === 'shutoff' || s.hostId === undefined ? 'domain is not running' : s.migrating ? `domain '${s.name}' is being migrated` : undefined;
+  if (refused !== undefined) {
+    // The same job run again (a retry, or a lost lock handing it to another worker) after its
+    // command took effect: the state now refuses the op, but the log holds what this job did.
+    const done = await ownResult(ctx, op, uuid, ids);
+    if (done) return done;
+    throw new VirtError('OPERATION_INVALID', refused, '/uuid');
+  }
+  const hostId = s.hostId!;
   // The claim in force before the stop: released by its id, so a newer claim (a start right after) stays.
   const claimId = op === 'destroy' ? (await heldClaims(ctx.claims, hostId))[uuid]?.id : undefined;
   const cmd = makeCommand(op, { hostId, uuid }, {}, { correlationId: ids.correlationId, now: ctx.now, newId: ctx.newId });
@@ -58,4 +64,12 @@ export async function routeOperation(ctx: RouteContext, op: RoutedOp, uuid: stri
   let released: boolean | undefined;
   if (op === 'destroy' && claimId !== undefined) released = (await release(ctx.claims, hostId, uuid, 'domain destroyed', ids, { claimId })).released;
   return { uuid, op, hostId, events: outcome.events ?? [], ...(released !== undefined ? { released } : {}) };
+}
+
+/** What an earlier run of this job recorded on the domain, as its result; undefined when it recorded nothing. */
+async function ownResult(ctx: RouteContext, op: RoutedOp, uuid: string, ids: Ids): Promise<RoutedResult | undefined> {
+  const own = (await ctx.store.events(domainRef(uuid))).filter((e) => e.event.correlationId === ids.correlationId && 'hostId' in (e.event.data as object));
+  if (own.length === 0) return undefined;
+  const hostId = (own[own.length - 1]!.event.data as { hostId: string }).hostId;
+  return { uuid, op, hostId, events: own.map((e) => ({ id: e.event.id, type: e.event.type, seq: e.seq })) };
 }
