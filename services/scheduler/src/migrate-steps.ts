@@ -5,8 +5,9 @@
  * call a migration off while it has not reached either end.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
+import { updateChecked } from './update-checked.ts';
 import {
-  VirtError, checkTransition, makeCommand, reduceDomain,
+  VirtError, makeCommand,
   type CommandArgs, type CommandOutcome, type CommandType, type DomainState, type VirtErrorJSON,
 } from '@virtflow/model';
 import { awaitCommandResult, domainRef, sendCommand, type CommandResultWatcher, type EventDraft, type EventStore } from '@virtflow/runtime';
@@ -29,15 +30,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Appends drafts to a domain after checking each is a legal step (the model's rules), reloading on a concurrent write. */
 export async function appendChecked(ctx: StepContext, uuid: string, decide: (s: DomainState | undefined) => readonly EventDraft[], ids: Ids): Promise<readonly string[]> {
-  const r = await ctx.store.update(domainRef(uuid), ({ state, version }) => {
-    const drafts = decide(state);
-    let s = state;
-    for (const e of ctx.store.makeEvents(drafts, version, ids)) {
-      checkTransition(s, e);
-      s = reduceDomain(s, e);
-    }
-    return drafts;
-  }, ids);
+  const r = await updateChecked(ctx.store, uuid, decide, ids);
   return r.events.map((e) => e.id);
 }
 

@@ -14,13 +14,14 @@
  * define command is needed: the parser has appended DomainDefined already.
  */
 import {
-  VirtError, checkTransition, formatExplain, makeCommand, parseDomainXML, place, placedData, placementRequest, reduceDomain,
+  VirtError, formatExplain, makeCommand, parseDomainXML, place, placedData, placementRequest,
   type CommandOutcome, type DomainState, type Placement, type PlacementRequest, type SchedulerConfig, type SchedulerHints,
 } from '@virtflow/model';
-import { domainRef, sendCommand, type CommandResultWatcher, type EventDraft, type EventStore } from '@virtflow/runtime';
+import { domainRef, sendCommand, type CommandResultWatcher, type EventStore } from '@virtflow/runtime';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { claim, heldClaims, release, type ClaimsContext, type Ids } from './claims.ts';
 import type { LiveInventory } from './inventory.ts';
+import { updateChecked } from './update-checked.ts';
 import type { SchedulerMetrics } from './metrics.ts';
 
 export interface StartContext {
@@ -67,19 +68,6 @@ export interface StartResult {
   readonly summary: string;
   /** A retried job found its own start done. */
   readonly already?: boolean;
-}
-
-/** Appends drafts to a domain after checking each is a legal step, reloading on a concurrent write. */
-async function appendChecked(ctx: StartContext, uuid: string, decide: (s: DomainState | undefined) => readonly EventDraft[], ids: Ids) {
-  return ctx.store.update(domainRef(uuid), ({ state, version }) => {
-    const drafts = decide(state);
-    let s = state;
-    for (const e of ctx.store.makeEvents(drafts, version, ids)) {
-      checkTransition(s, e);
-      s = reduceDomain(s, e);
-    }
-    return drafts;
-  }, ids);
 }
 
 async function startOn(ctx: StartContext, hostId: string, uuid: string, paused: boolean, ids: Ids): Promise<CommandOutcome> {
@@ -182,7 +170,7 @@ export async function startDomain(ctx: StartContext, args: StartArgs): Promise<S
 async function placeOrRelease(ctx: StartContext, uuid: string, p: Placement, claimId: string, ids: Ids) {
   const c = p.claim!;
   try {
-    const r = await appendChecked(ctx, uuid, (s) => {
+    const r = await updateChecked(ctx.store, uuid, (s) => {
       if (!s?.defined) throw new VirtError('NO_DOMAIN', `no domain with matching uuid '${uuid}'`, '/uuid');
       if (s.state !== 'shutoff') throw new VirtError('OPERATION_INVALID', 'domain is already running', '/uuid');
       return [{ type: 'DomainPlaced', data: placedData(c, p.summary) }];
@@ -200,7 +188,7 @@ async function placeOrRelease(ctx: StartContext, uuid: string, p: Placement, cla
  * "domain failed to start", gives the placement back.
  */
 async function giveUpPlacement(ctx: StartContext, uuid: string, hostId: string, why: string, ids: Ids): Promise<void> {
-  const r = await appendChecked(ctx, uuid, (s) => (s?.defined && s.state === 'shutoff' && s.hostId === hostId && !s.migrating
+  const r = await updateChecked(ctx.store, uuid, (s) => (s?.defined && s.state === 'shutoff' && s.hostId === hostId && !s.migrating
     ? [{ type: 'DomainStopped', data: { uuid, hostId, detail: 'FAILED', error: { code: 'OPERATION_FAILED', message: `operation failed: ${why}` } } }]
     : []), ids);
   ctx.live.applyLocal(r.events);
