@@ -17,3 +17,4 @@ export {
 } from './commands.ts';
 export { Registry as MetricsRegistry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 export { createLogger, forJob, type DestinationStream, type Logger, type LogLevel, type LoggerOptions } from './log.ts';
+export { serveHealthAndMetrics, type HealthReport, type MetricsSource, type ServiceHttp } from './http.ts';

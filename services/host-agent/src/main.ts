@@ -16,10 +16,9 @@
  * that were not acked, and the interrupted ones resume (execute.ts).
  */
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, EventStore, connectNats, hostCapabilities, loadAgentConfig, loadConfig, loadSecurityConfig, natsSecurityOptions, type AgentConfig, type NatsOptions, type SecurityConfig } from '@virtflow/runtime';
+import { ConfigError, EventStore, connectNats, serveHealthAndMetrics, hostCapabilities, loadAgentConfig, loadConfig, loadSecurityConfig, natsSecurityOptions, type AgentConfig, type NatsOptions, type SecurityConfig } from '@virtflow/runtime';
 import { Agent } from './agent.ts';
 import { jsonLogger } from './log.ts';
 import { AgentMetrics } from './metrics.ts';
@@ -72,26 +71,13 @@ async function main(): Promise<void> {
     ...(security.storagePaths ? { storagePaths: security.storagePaths } : {}),
   });
   let stopping = false;
-  const http = createServer((req, res) => {
-    if (req.url === '/healthz') {
-      const s = agent.status();
-      const ok = !stopping && s.ready && !nc.isClosed();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ok, ...s, reconcile: s.reconcile && { ...s.reconcile, unexpected: s.reconcile.unexpected.map((d) => d.uuid) } }));
-    } else if (req.url === '/metrics') {
-      void metrics.text().then((body) => {
-        res.writeHead(200, { 'content-type': metrics.contentType });
-        res.end(body);
-      });
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise<void>((resolve) => http.listen(config.httpPort, config.httpHost, resolve));
-  const addr = http.address();
-  const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;
+  const http = await serveHealthAndMetrics(config.httpHost, config.httpPort, () => {
+    const s = agent.status();
+    const ok = !stopping && s.ready && !nc.isClosed();
+    return { ok, ...s, reconcile: s.reconcile && { ...s.reconcile, unexpected: s.reconcile.unexpected.map((d) => d.uuid) } };
+  }, metrics);
   // Always printed, whatever the log level: supervisors and tests wait for it.
-  console.log(JSON.stringify({ level: 'info', msg: 'virtflow-agent ready', hostId: config.hostId, pid: process.pid, hypervisor: hypervisor.kind, http: `http://${config.httpHost}:${port}` }));
+  console.log(JSON.stringify({ level: 'info', msg: 'virtflow-agent ready', hostId: config.hostId, pid: process.pid, hypervisor: hypervisor.kind, http: http.url }));
 
   const shutdown = async (signal: string) => {
     if (stopping) return;

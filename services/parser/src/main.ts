@@ -9,7 +9,6 @@
  * Per-client rate limit at the intake: VIRTFLOW_INTAKE_RATE, VIRTFLOW_INTAKE_WINDOW_MS (ratelimit.ts);
  * NATS user and TLS, Redis TLS: packages/runtime/src/security/README.md.
  */
-import { createServer } from 'node:http';
 import { hostname } from 'node:os';
 import { defaultRegistry } from '@virtflow/model';
 import {
@@ -17,7 +16,7 @@ import {
   type IntakeConfig, type NatsOptions,
 } from '@virtflow/runtime';
 import type { RedisOptions } from 'ioredis';
-import { createLogger } from '@virtflow/runtime';
+import { createLogger, serveHealthAndMetrics } from '@virtflow/runtime';
 import { startParser, stageNames, type StageName } from './service.ts';
 import { PolicyLoader } from './policy.ts';
 
@@ -72,24 +71,11 @@ async function main(): Promise<void> {
     redisOptions, ...(intake.rate > 0 ? { intakeLimit: { max: intake.rate, windowMs: intake.windowMs } } : {}),
   });
   let stopping = false;
-  const http = createServer((req, res) => {
-    if (req.url === '/healthz') {
-      const ok = !stopping && !nc.isClosed() && parser.workers.every((w) => w.isRunning());
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ok, stages, stopping, policy: policy.names }));
-    } else if (req.url === '/metrics') {
-      parser.metrics.text().then(
-        (text) => res.writeHead(200, { 'content-type': parser.metrics.contentType }).end(text),
-        (e: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(String(e)),
-      );
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise<void>((resolve) => http.listen(config.httpPort, config.httpHost, resolve));
-  const addr = http.address();
-  const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;
-  always.info({ pid: process.pid, stages, http: `http://${config.httpHost}:${port}` }, 'virtflow-parser ready');
+  const http = await serveHealthAndMetrics(config.httpHost, config.httpPort, () => {
+    const ok = !stopping && !nc.isClosed() && parser.workers.every((w) => w.isRunning());
+    return { ok, stages, stopping, policy: policy.names };
+  }, parser.metrics);
+  always.info({ pid: process.pid, stages, http: http.url }, 'virtflow-parser ready');
 
   const shutdown = async (signal: string) => {
     if (stopping) return;

@@ -8,9 +8,8 @@
  * SIGKILL, BullMQ's stalled-job check hands its jobs to another scheduler
  * once their lock (VIRTFLOW_LOCK_MS) expires.
  */
-import { createServer } from 'node:http';
 import { hostname } from 'node:os';
-import { ConfigError, EventStore, connectNats, createLogger, loadConfig, loadSchedulerConfig } from '@virtflow/runtime';
+import { ConfigError, EventStore, connectNats, serveHealthAndMetrics, createLogger, loadConfig, loadSchedulerConfig } from '@virtflow/runtime';
 import { startScheduler, type LogLevel } from './service.ts';
 import { Membership } from './membership.ts';
 import { loadMembershipConfig } from './membership-config.ts';
@@ -40,24 +39,11 @@ async function main(): Promise<void> {
   // Host failure: HostDown/HostUp from heartbeats, fenced HA domains started elsewhere through the start path.
   const membership = await Membership.start({ nc, store, config: membershipConfig.config, checkMs: membershipConfig.checkMs, restart: (r) => scheduler.restart(r), log });
   let stopping = false;
-  const http = createServer((req, res) => {
-    if (req.url === '/healthz') {
-      const ok = !stopping && !nc.isClosed() && scheduler.worker.isRunning() && scheduler.live.failure === undefined;
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ok, stopping, seq: scheduler.live.seq, hosts: scheduler.live.current().hosts.size }));
-    } else if (req.url === '/metrics') {
-      scheduler.metrics.text().then(
-        (text) => res.writeHead(200, { 'content-type': scheduler.metrics.contentType }).end(text),
-        (e: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(String(e)),
-      );
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise<void>((resolve) => http.listen(config.httpPort, config.httpHost, resolve));
-  const addr = http.address();
-  const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;
-  log('info', 'virtflow-scheduler ready', { pid: process.pid, http: `http://${config.httpHost}:${port}`, maxHosts: sched.maxHosts });
+  const http = await serveHealthAndMetrics(config.httpHost, config.httpPort, () => {
+    const ok = !stopping && !nc.isClosed() && scheduler.worker.isRunning() && scheduler.live.failure === undefined;
+    return { ok, stopping, seq: scheduler.live.seq, hosts: scheduler.live.current().hosts.size };
+  }, scheduler.metrics);
+  log('info', 'virtflow-scheduler ready', { pid: process.pid, http: http.url, maxHosts: sched.maxHosts });
 
   const shutdown = async (signal: string) => {
     if (stopping) return;
