@@ -54,7 +54,7 @@ export async function events(store: EventStore, uuid: string): Promise<AnyEvent[
   return (await store.events(domainRef(uuid))).map((e) => e.event);
 }
 
-export async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = TIMEOUT): Promise<T> {
+export async function waitFor<T>(what: string, f: () => Promise<T | undefined> | T | undefined, timeoutMs = TIMEOUT): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await f();

@@ -13,9 +13,13 @@ import { EventStore, connectNats, defineDomain, queues, type SchedulerServiceCon
 import { Agent, createTestHypervisor, silentLogger, type TestHypervisor, type TestHypervisorOptions } from '@virtflow/host-agent';
 import { startScheduler, type SchedulerOptions, type SchedulerService } from '@virtflow/scheduler';
 import { startServers, type Servers } from '../harness/index.ts';
+import { waitFor as waitForWithin } from '../agent/support.ts';
 
 /** Generous under load: two cores shared with other suites. */
 export const TIMEOUT = 60_000;
+
+/** Polls until f gives a value, within the scheduler suites' (longer) timeout by default. */
+export const waitFor = <T>(what: string, f: () => Promise<T | undefined> | T | undefined, timeoutMs = TIMEOUT): Promise<T> => waitForWithin(what, f, timeoutMs);
 export const MiB = 1024;
 export const GiB = 1024 * 1024;
 
@@ -173,12 +177,3 @@ export async function allEvents(store: EventStore): Promise<AnyEvent[]> {
   return out;
 }
 
-export async function waitFor<T>(what: string, f: () => Promise<T | undefined> | T | undefined, timeoutMs = TIMEOUT): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

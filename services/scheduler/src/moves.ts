@@ -6,9 +6,10 @@
  * their place (SchedulerOptions.operations); without one an operation fails
  * with OPERATION_UNSUPPORTED.
  */
-import { VirtError, validateSchedulerHints, type JobPayload, type SchedulerHints } from '@virtflow/model';
+import { VirtError, type JobPayload } from '@virtflow/model';
 import { migrate, type MigrateContext, type MigrationProgress } from './migrate.ts';
 import { evacuate } from './evacuate.ts';
+import { hintsOf } from './wire.ts';
 
 /** What an operation handler is handed: the job's payload and id, a progress reporter, and the service's context. */
 export interface OperationJob {
@@ -18,14 +19,6 @@ export interface OperationJob {
 }
 
 export type OperationHandler = (job: OperationJob, ctx: MigrateContext) => Promise<unknown>;
-
-function hintsOf(payload: JobPayload): SchedulerHints | undefined {
-  const raw = (payload as { schedulerHints?: unknown }).schedulerHints;
-  if (raw === undefined) return undefined;
-  const h = validateSchedulerHints(raw);
-  if (h instanceof VirtError) throw h;
-  return h;
-}
 
 /** Live unless the job says `live: false` (Nova's cold migration). */
 export const migrateHandler: OperationHandler = async (job, ctx) => {

@@ -16,8 +16,8 @@ import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
-  VirtError, validateJob, validateSchedulerHints,
-  type InventoryConfig, type JobPayload, type SchedulerConfig, type SchedulerHints,
+  VirtError, validateJob,
+  type InventoryConfig, type SchedulerConfig, type SchedulerHints,
 } from '@virtflow/model';
 import { CommandResultWatcher, queues, type EventStore, type SchedulerServiceConfig } from '@virtflow/runtime';
 import { claimsContext, claimsPort, release, type ClaimsContext } from './claims.ts';
@@ -27,7 +27,7 @@ import { SchedulerMetrics } from './metrics.ts';
 import { DEFAULT_OPERATIONS, type OperationHandler } from './moves.ts';
 import type { MigrateContext } from './migrate.ts';
 import { startDomain, type StartArgs, type StartResult } from './start.ts';
-import { asJob, userFailure } from './wire.ts';
+import { asJob, hintsOf, userFailure } from './wire.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type Logger = (level: LogLevel, msg: string, fields?: Readonly<Record<string, unknown>>) => void;
@@ -82,14 +82,6 @@ function policyOf(c: SchedulerServiceConfig): InventoryConfig {
 
 function placementOf(c: SchedulerServiceConfig): SchedulerConfig {
   return { weights: c.weights, hostSubsetSize: c.hostSubsetSize, ...(c.maxDomainsPerHost !== undefined ? { maxDomainsPerHost: c.maxDomainsPerHost } : {}) };
-}
-
-function hintsOf(payload: JobPayload): SchedulerHints | undefined {
-  const raw = (payload as { schedulerHints?: unknown }).schedulerHints;
-  if (raw === undefined) return undefined;
-  const h = validateSchedulerHints(raw);
-  if (h instanceof VirtError) throw h;
-  return h;
 }
 
 export async function startScheduler(opts: SchedulerOptions): Promise<SchedulerService> {

@@ -7,7 +7,7 @@
  * an infrastructure fault: BullMQ retries it.
  */
 import { UnrecoverableError } from 'bullmq';
-import { VirtError, isVirtError } from '@virtflow/model';
+import { VirtError, isVirtError, validateSchedulerHints, type JobPayload, type SchedulerHints } from '@virtflow/model';
 import { isConcurrencyError } from '@virtflow/runtime';
 
 export function userFailure(e: VirtError): UnrecoverableError {
@@ -25,3 +25,12 @@ export async function asJob<T>(f: () => Promise<T>): Promise<T> {
 }
 
 export { VirtError };
+
+/** A job's scheduler hints, checked; a bad one is the user's error with the path at fault. */
+export function hintsOf(payload: JobPayload): SchedulerHints | undefined {
+  const raw = (payload as { schedulerHints?: unknown }).schedulerHints;
+  if (raw === undefined) return undefined;
+  const h = validateSchedulerHints(raw);
+  if (h instanceof VirtError) throw h;
+  return h;
+}
