@@ -22,6 +22,8 @@ import { ParserClient } from '@virtflow/parser';
 import { startServers, type Servers } from '../harness/index.ts';
 import { spawnParser, type ParserProcess } from '../parser/support.ts';
 import { spawnAgent, type AgentProcess } from '../agent/support.ts';
+import { children as childSet } from '../support/children.ts';
+import { allEvents } from '../scheduler/support.ts';
 
 export type Fault = 'parser' | 'scheduler' | 'agent' | 'redis' | 'nats';
 export const FAULTS: readonly Fault[] = ['parser', 'scheduler', 'agent', 'redis', 'nats'];
@@ -94,16 +96,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const schedulerNotes: string[] = [];
 
 /** Every child this module started, killed by `killAll()` whatever failed. */
-const children = new Set<ChildProcess>();
+const children = childSet();
 
-export async function killAll(): Promise<void> {
-  await Promise.all([...children].map((c) => new Promise<void>((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) return resolve();
-    c.once('exit', () => resolve());
-    c.kill('SIGKILL');
-  })));
-  children.clear();
-}
+export const killAll = (): Promise<void> => children.killAll();
 
 async function sigkill(c: ChildProcess): Promise<void> {
   if (c.exitCode !== null || c.signalCode !== null) return;
@@ -472,17 +467,6 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     await killAll();
     await servers.stop();
   }
-}
-
-async function allEvents(store: EventStore, last: number): Promise<AnyEvent[]> {
-  const out: AnyEvent[] = [];
-  if (last === 0) return out;
-  const sub = store.subscribe('virt.evt.>', { from: 'all', onPoison: () => undefined, batch: 2048 });
-  for await (const d of sub) {
-    out.push(d.event);
-    if (d.seq >= last) sub.stop();
-  }
-  return out;
 }
 
 /** The issue's table. */

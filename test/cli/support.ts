@@ -16,6 +16,7 @@ import { EventStore, connectNats } from '@virtflow/runtime';
 import { startParser, type ParserService } from '@virtflow/parser';
 import { Agent, createTestHypervisor } from '@virtflow/host-agent';
 import { startServers, type Servers } from '../harness/index.ts';
+import { children } from '../support/children.ts';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = join(REPO, 'packages/client/src/cli.ts');
@@ -34,17 +35,9 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-const spawned = new Set<ChildProcess>();
+const spawned = children();
 
-/** SIGKILLs every child a test started and waits for each to exit. */
-export async function killAll(): Promise<void> {
-  await Promise.all([...spawned].map((c) => new Promise<void>((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) return resolve();
-    c.once('exit', () => resolve());
-    c.kill('SIGKILL');
-  })));
-  spawned.clear();
-}
+export const killAll = (): Promise<void> => spawned.killAll();
 
 export async function startCluster(opts: { readonly scheduler?: boolean } = {}): Promise<Cluster> {
   const servers = await startServers();

@@ -7,6 +7,7 @@ import { bookwormQemuCaps, defaultRegistry, type DriverRegistry } from '@virtflo
 import { EventStore, connectNats } from '@virtflow/runtime';
 import { ParserClient, startParser, type ParserService } from '@virtflow/parser';
 import { startServers, type Servers } from '../harness/index.ts';
+import { children } from '../support/children.ts';
 
 export interface Rig {
   readonly servers: Servers;
@@ -91,16 +92,9 @@ const MAIN = fileURLToPath(new URL('../../services/parser/src/main.ts', import.m
 export interface ParserProcess { readonly child: ChildProcess; readonly http: string; readonly exited: Promise<number | null> }
 
 /** Every parser process a test started: `killAll()` in an after() hook leaves none running, whatever failed. */
-const spawned = new Set<ChildProcess>();
+const spawned = children();
 
-export async function killAll(): Promise<void> {
-  await Promise.all([...spawned].map((c) => new Promise<void>((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) return resolve();
-    c.once('exit', () => resolve());
-    c.kill('SIGKILL');
-  })));
-  spawned.clear();
-}
+export const killAll = (): Promise<void> => spawned.killAll();
 
 /**
  * services/parser/src/main.ts as its own process on the harness's servers; resolves once it is ready.

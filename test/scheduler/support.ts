@@ -163,11 +163,10 @@ export async function outcome(rig: Rig, job: Job, timeoutMs = TIMEOUT): Promise<
   }
 }
 
-/** Every event in the stream, from its first, decoded (the log rebuilt from zero). */
-export async function allEvents(store: EventStore): Promise<AnyEvent[]> {
+/** Every event in the stream from its first, decoded (the log rebuilt from zero), up to `last` (default: the stream's last sequence now). */
+export async function allEvents(store: EventStore, last?: number): Promise<AnyEvent[]> {
   const out: AnyEvent[] = [];
-  const info = await store.jsm.streams.info(store.stream);
-  const last = info.state.last_seq;
+  last ??= (await store.jsm.streams.info(store.stream)).state.last_seq;
   if (last === 0) return out;
   const sub = store.subscribe('virt.evt.>', { from: 'all', onPoison: () => undefined, batch: 2048 });
   for await (const d of sub) {
