@@ -76,7 +76,7 @@ export interface Oracle {
 }
 
 /** The repository's example domains, defined: what device fragments are attached to. */
-function baseDomains(): DomainDef[] {
+export function baseDomains(): DomainDef[] {
   const registry = defaultRegistry();
   const files = [
     join(repoRoot, 'test/fixtures/hotplug-base.xml'),
