@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { bookwormQemuCaps } from '../caps/index.ts';
 import { formatDeviceXML, formatDomainXML } from '../domain/format.ts';
 import { defaultRegistry } from '../drivers/index.ts';
-import { defineDomain } from '../postparse/runner.ts';
+import { attachDevice, defineDomain } from '../postparse/runner.ts';
 import { rejects } from '../testing.ts';
 import { detachDevice, updateDevice } from './devices.ts';
 
@@ -169,5 +169,27 @@ describe("other drivers' rules", () => {
 
   it('the test driver has no device edits', () => {
     rejects(() => detachDevice(test, `<disk type='file' device='disk'><target dev='vda'/></disk>`, opts), 'NO_SUPPORT', 'this function is not supported by the connection driver: virDomainDetachDeviceFlags');
+    rejects(() => attachDevice(test, `<disk type='file' device='disk'><source file='/img/t.img'/><target dev='vda'/></disk>`, opts), 'NO_SUPPORT', 'this function is not supported by the connection driver: virDomainAttachDeviceFlags');
+  });
+
+  it('attach-device takes the kinds each driver attaches with --config, as libvirt', () => {
+    // lxcDomainAttachDeviceConfig: disks, interfaces and hostdevs; a USB companion with no master
+    // would also leave a definition that no longer parses (the fuzzer's finding).
+    rejects(() => attachDevice(lxc, `<controller type='usb' model='ich9-uhci1'/>`, opts), 'CONFIG_UNSUPPORTED', 'unsupported configuration: persistent attach of device is not supported');
+    assert.equal(attachDevice(lxc, `<interface type='network'><source network='default'/></interface>`, opts).def.path, '/domain/devices/interface[2]');
+    // libxlDomainAttachDeviceConfig: controllers too, not chardevs.
+    rejects(() => attachDevice(xen, `<serial type='pty'/>`, opts), 'CONFIG_UNSUPPORTED', 'unsupported configuration: persistent attach of device is not supported');
+    // qemuDomainAttachDeviceConfig names the kind it refuses.
+    const q = defineDomain(DOMAIN, opts).def;
+    rejects(() => attachDevice(q, `<graphics type='spice'/>`, opts), 'OPERATION_UNSUPPORTED', "Operation not supported: persistent attach of device 'graphics' is not supported");
+    rejects(() => attachDevice(q, `<memballoon model='virtio'/>`, opts), 'OPERATION_UNSUPPORTED', "Operation not supported: persistent attach of device 'memballoon' is not supported");
+  });
+
+  it('attach-device refuses a USB controller a define of its result would refuse', () => {
+    const noUsb = defineDomain(DOMAIN.replace("<controller type='usb' index='0' model='qemu-xhci'/>", "<controller type='usb' index='0' model='none'/>").replace("<input type='tablet' bus='usb'/>", ''), opts).def;
+    rejects(() => attachDevice(noUsb, `<controller type='usb' index='1' model='ich9-uhci1'/>`, opts), 'XML_DETAIL', "Can't add another USB controller: USB is disabled for this domain");
+    const q = defineDomain(DOMAIN, opts).def;
+    const r = attachDevice(q, `<controller type='usb' index='1' model='ich9-ehci1'/>`, opts);
+    assert.equal(r.def.domain.devices?.controllers?.filter((c) => c.type === 'usb').length, 2);
   });
 });

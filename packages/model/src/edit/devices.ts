@@ -16,6 +16,7 @@ import { readDevice } from '../domain/parse.ts';
 import { childElements } from '../xml/tree.ts';
 import { deviceKey, getDevice, type DeviceRef } from '../postparse/devices.ts';
 import { defineDevice, postParseDomain, type PostParseOptions, type PostParseResult } from '../postparse/runner.ts';
+import { deviceTypeName, driverAllows } from '../postparse/edit-rules.ts';
 import {
   chrEquals, diskIndexByName, hostdevMatch, inputEquals, kib, leaseIndex, memoryFindByInfo, memoryFindInactive, netFindIdx, num, obj,
   redirdevMatches, rngMatches, shmemEquals, soundEquals, str, vsockEquals, type Loose,
@@ -30,9 +31,6 @@ export interface Edited {
   readonly path: string;
 }
 
-const CHARDEVS: ReadonlySet<string> = new Set(['serial', 'parallel', 'console', 'channel']);
-/** virDomainDeviceTypeToString: the name libvirt's messages use for a kind. */
-const typeName = (kind: DeviceKind) => (CHARDEVS.has(kind) ? 'chr' : kind);
 
 /** Whether the device XML itself gave a MAC address (libvirt's !mac_generated): the parse fills one otherwise. */
 function macSpecified(xml: string | Uint8Array, kind: DeviceKind, opts: PostParseOptions): boolean {
@@ -103,7 +101,7 @@ function detachTargets(domain: DomainDef, dev: DeviceDef, mac: boolean): DeviceR
     case 'vsock':
       return found(have.length && vsockEquals(want, have[0]!) ? 0 : -1, () => new VirtError('OPERATION_FAILED', 'matching vsock device not found', '/vsock'));
     default:
-      throw new VirtError('OPERATION_UNSUPPORTED', `persistent detach of device '${typeName(kind)}' is not supported`, `/${kind}`);
+      throw new VirtError('OPERATION_UNSUPPORTED', `persistent detach of device '${deviceTypeName(kind)}' is not supported`, `/${kind}`);
   }
 }
 
@@ -143,32 +141,6 @@ const driverOf = (domain: DomainDef, opts: PostParseOptions) => {
   if (!opts.registry) throw new Error('a device edit needs a driver or a registry');
   return opts.registry.forType(domain.type);
 };
-
-/**
- * What other drivers of libvirt 9.0 allow on a persistent definition. QEMU's rules (the default)
- * are the functions below; LXC (lxcDomainDetachDeviceConfig, lxcDomainUpdateDeviceConfig) and
- * libxl (libxlDomainDetachDeviceConfig, libxlDomainUpdateDeviceConfig) allow fewer kinds, report a
- * device they cannot find as INVALID_ARG, and refuse the rest as CONFIG_UNSUPPORTED; the test and
- * bhyve drivers have no such API at all (NO_SUPPORT).
- */
-interface DriverEditRules {
-  readonly detach: readonly DeviceKind[];
-  readonly update: readonly DeviceKind[];
-}
-const DRIVER_RULES: Readonly<Record<string, DriverEditRules | 'none'>> = {
-  lxc: { detach: ['disk', 'interface', 'hostdev'], update: ['interface'] },
-  xen: { detach: ['disk', 'controller', 'interface', 'hostdev'], update: ['disk'] },
-  test: 'none',
-  bhyve: 'none',
-};
-
-function driverAllows(driverName: string, op: 'detach' | 'update', kind: DeviceKind): DriverEditRules | undefined {
-  const rules = DRIVER_RULES[driverName];
-  if (rules === undefined) return undefined;
-  if (rules === 'none') throw new VirtError('NO_SUPPORT', op === 'detach' ? 'virDomainDetachDeviceFlags' : 'virDomainUpdateDeviceFlags', '/');
-  if (!rules[op].includes(kind)) throw new VirtError('CONFIG_UNSUPPORTED', `persistent ${op} of device is not supported`, `/${kind}`);
-  return rules;
-}
 
 /**
  * detach-device --config: removes the device the XML matches and post-parses
@@ -225,7 +197,7 @@ function updateTarget(domain: DomainDef, dev: DeviceDef, mac: boolean): DeviceRe
       return ref('memory', i);
     }
     default:
-      throw new VirtError('OPERATION_UNSUPPORTED', `persistent update of device '${typeName(dev.kind)}' is not supported`, `/${dev.kind}`);
+      throw new VirtError('OPERATION_UNSUPPORTED', `persistent update of device '${deviceTypeName(dev.kind)}' is not supported`, `/${dev.kind}`);
   }
 }
 

@@ -19,6 +19,8 @@ import type { DeviceDef, DomainDef } from '../domain/types.ts';
 import type { ReadOptions } from '../xml/read.ts';
 import { type DeviceRef, listDevices, getDevice, setDevice, deviceKey, eachDeviceAt } from './devices.ts';
 import { checkDeviceFeatures, checkDomainFeatures } from './features.ts';
+import { driverAllows } from './edit-rules.ts';
+import { checkUsbControllers } from '../domain/rules/device-parse.ts';
 import { genericCommon, genericDevice, genericDeviceAgain, genericDeviceValidate, genericDomainValidate, genericEarly, genericFormat } from './generic/index.ts';
 import type { DriverRegistry } from './registry.ts';
 import { deviceRules, deviceValidators, domainRules, domainValidators, makeRecorder, type Recorder } from './rules.ts';
@@ -299,12 +301,17 @@ export interface Attached {
  */
 export function attachDevice(domain: DomainDef, xml: string | Uint8Array, opts: PostParseOptions): PostParseResult<Attached> {
   const single = defineDevice(xml, domain, opts);
+  // As libvirt: the device parses first, then the driver says whether it attaches this kind at all.
+  driverAllows(single.driver, 'attach', single.def.kind);
   const { key, many } = deviceKey(single.def.kind);
   if (!many && (domain.devices as Record<string, unknown> | undefined)?.[key] !== undefined) {
     throw new VirtError('OPERATION_INVALID', `domain already has a ${single.def.kind} device`, `/domain/devices/${single.def.kind}`);
   }
   const ref = appendedRef(domain, single.def.kind);
-  const whole = postParseDomain(withDevice(domain, ref, single.def), opts);
+  const joined = withDevice(domain, ref, single.def);
+  // What a define of the result would refuse at parse time, attach refuses now: the saved config must load again.
+  if (single.def.kind === 'controller') checkUsbControllers(joined.devices?.controllers ?? []);
+  const whole = postParseDomain(joined, opts);
   const device = getDevice(whole.def, ref)!;
   return {
     def: deepFreeze({ domain: whole.def, device, path: ref.path }),

@@ -10,6 +10,7 @@ import { checkDeviceInfo, checkPCIAddress, type DeviceInfoLike } from './device-
 import type { ParseContext, ParseRule } from './index.ts';
 import { attrPath, devicePath, extraChildren, propEnum, propInt, propOnOff, propUInt, propYesNo, toInt, toULongLong } from './xmlprop.ts';
 import { unitMultiplier } from '../../util/units.ts';
+import { indexedDevicePath } from '../../util/device-path.ts';
 
 type Devices = NonNullable<DomainDraft['devices']>;
 type Item<K extends keyof Devices> = NonNullable<Devices[K]> extends ReadonlyArray<infer T> ? T : NonNullable<Devices[K]>;
@@ -89,15 +90,21 @@ function checkController(c: Item<'controllers'>, at: string): void {
   if (c.type === 'virtio-serial') propInt(c.vectors, 'vectors', 'controller', at, { nonnegative: true });
 }
 
-/** virDomainDefControllersParse: `model='none'` must be the only USB controller, and someone must be the master. */
-function checkUsbControllers(list: Item<'controllers'>[], ctx: ParseContext): void {
+/**
+ * virDomainDefControllersParse: `model='none'` must be the only USB controller, and someone must be the master.
+ * Also run by attach-device on the controllers with the new one among them (no context: paths are the domain's).
+ */
+export function checkUsbControllers(
+  list: readonly { readonly type?: string | undefined; readonly model?: string | undefined; readonly master?: unknown }[],
+  pathOf: (index: number) => string = (i) => indexedDevicePath('controller', i),
+): void {
   let none = false;
   let other = false;
   let master = false;
   list.forEach((c, i) => {
     if (c.type !== 'usb') return;
     if (none || (c.model === 'none' && other)) {
-      throw new VirtError('XML_DETAIL', "Can't add another USB controller: USB is disabled for this domain", devicePath(ctx, 'controller', i));
+      throw new VirtError('XML_DETAIL', "Can't add another USB controller: USB is disabled for this domain", pathOf(i));
     }
     if (c.model === 'none') none = true;
     else other = true;
@@ -286,7 +293,7 @@ export const deviceParseChecks: ParseRule = (def, ctx) => {
 
   eachDevice(ctx, d.disks, 'disk', checkDisk);
   eachDevice(ctx, d.controllers, 'controller', checkController);
-  if (!ctx.deviceOnly && d.controllers) checkUsbControllers(d.controllers, ctx);
+  if (!ctx.deviceOnly && d.controllers) checkUsbControllers(d.controllers, (i) => devicePath(ctx, 'controller', i));
   eachDevice(ctx, d.filesystems, 'filesystem', checkFilesystem);
   eachDevice(ctx, d.interfaces, 'interface', checkInterface);
   // Chardev sources and targets, graphics and video are chardev.ts's, graphics.ts's and video.ts's.
