@@ -20,6 +20,7 @@ import { KvWatchInclude, Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { VirtError, encodeCommand, subjects, type Command, type CommandOutcome } from '@virtflow/model';
 import { textDecoder } from './events/codec.ts';
+import { createBucket } from './kv-create.ts';
 
 export const COMMAND_STREAM = 'VIRT_COMMANDS';
 export const COMMAND_RESULTS_BUCKET = 'VIRT_COMMAND_RESULTS';
@@ -64,12 +65,12 @@ export async function ensureCommandStream(jsm: JetStreamManager, opts: CommandSt
 
 /** The bucket of command outcomes (kept a day unless told otherwise). */
 export function openCommandResults(nc: NatsConnection, opts: { readonly ttlMs?: number; readonly replicas?: number } = {}): Promise<KV> {
-  return new Kvm(nc).create(COMMAND_RESULTS_BUCKET, { history: 1, ttl: opts.ttlMs ?? 86_400_000, replicas: opts.replicas ?? 1 });
+  return createBucket(new Kvm(nc), COMMAND_RESULTS_BUCKET, { history: 1, ttl: opts.ttlMs ?? 86_400_000, replicas: opts.replicas ?? 1 });
 }
 
 /** The bucket of host heartbeats; a key disappears `ttlMs` after its last refresh. */
 export function openHeartbeats(nc: NatsConnection, opts: { readonly ttlMs?: number; readonly replicas?: number } = {}): Promise<KV> {
-  return new Kvm(nc).create(HEARTBEAT_BUCKET, { history: 1, ttl: opts.ttlMs ?? 15_000, replicas: opts.replicas ?? 1 });
+  return createBucket(new Kvm(nc), HEARTBEAT_BUCKET, { history: 1, ttl: opts.ttlMs ?? 15_000, replicas: opts.replicas ?? 1 });
 }
 
 /** What an agent writes in its heartbeat (key = host id). */

@@ -51,6 +51,8 @@ export interface ClaimsOptions {
 export interface ClaimsContext extends ClaimsOptions {
   /** hostId → the host as this process last read or wrote it. */
   readonly cache: Map<string, CachedHost>;
+  /** hostId → the end of this context's queue of claims and releases on the host (see `serially`). */
+  readonly queues: Map<string, Promise<void>>;
 }
 
 export interface CachedHost {
@@ -93,7 +95,26 @@ export interface ReleaseResult {
 }
 
 export function claimsContext(opts: ClaimsOptions): ClaimsContext {
-  return { ...opts, cache: new Map() };
+  return { ...opts, cache: new Map(), queues: new Map() };
+}
+
+/**
+ * Runs `write` after this context's earlier claims and releases on the same
+ * host. A scheduler's concurrent jobs mostly pick the same best host; racing
+ * each other there, each append would fail against its neighbour's and
+ * reload the host, and some would give up after `attempts` lost races. In
+ * line, each appends at the version the previous one wrote (the cache), so
+ * only another process's write costs a reload. Hosts stay independent.
+ */
+function serially<T>(ctx: ClaimsContext, hostId: string, write: () => Promise<T>): Promise<T> {
+  const run = (ctx.queues.get(hostId) ?? Promise.resolve()).then(write);
+  const tail = run.then(() => undefined, () => undefined);
+  ctx.queues.set(hostId, tail);
+  // The last one out removes the queue, so idle hosts keep no entry.
+  void tail.then(() => {
+    if (ctx.queues.get(hostId) === tail) ctx.queues.delete(hostId);
+  });
+  return run;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -158,7 +179,11 @@ async function appendHost(ctx: ClaimsContext, hostId: string, h: CachedHost, eve
  * fitting is an answer, not an error: `{ok: false, filter, reason}` in the
  * placement's words.
  */
-export async function claim(ctx: ClaimsContext, hostId: string, domain: ClaimDomain, ids: Ids): Promise<ClaimResult> {
+export function claim(ctx: ClaimsContext, hostId: string, domain: ClaimDomain, ids: Ids): Promise<ClaimResult> {
+  return serially(ctx, hostId, () => claimNow(ctx, hostId, domain, ids));
+}
+
+async function claimNow(ctx: ClaimsContext, hostId: string, domain: ClaimDomain, ids: Ids): Promise<ClaimResult> {
   const attempts = ctx.attempts ?? 25;
   const claim: Claim = {
     uuid: domain.uuid, hostId, memoryKiB: domain.memoryKiB, vcpus: domain.vcpus,
@@ -211,7 +236,11 @@ export interface ReleaseOptions {
  * not that claim) is left alone: releasing twice, or after a failover
  * released it, is harmless.
  */
-export async function release(ctx: ClaimsContext, hostId: string, uuid: string, reason: string, ids: Ids, opts: ReleaseOptions = {}): Promise<ReleaseResult> {
+export function release(ctx: ClaimsContext, hostId: string, uuid: string, reason: string, ids: Ids, opts: ReleaseOptions = {}): Promise<ReleaseResult> {
+  return serially(ctx, hostId, () => releaseNow(ctx, hostId, uuid, reason, ids, opts));
+}
+
+async function releaseNow(ctx: ClaimsContext, hostId: string, uuid: string, reason: string, ids: Ids, opts: ReleaseOptions): Promise<ReleaseResult> {
   const attempts = ctx.attempts ?? 25;
   let fresh = false;
   for (let attempt = 1; attempt <= attempts; attempt++) {

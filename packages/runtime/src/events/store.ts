@@ -84,6 +84,7 @@ import { ConcurrencyError, NameTakenError } from './errors.ts';
 import { readByConsumer, readBySubjects, subjectHeads, type AggregateMessages, type ReadStrategy } from './aggregate-read.ts';
 import { DEFAULT_DUPLICATE_WINDOW_MS, ensureEventStream, supportsSubjectWildcardCheck, type StreamOptions } from './stream.ts';
 import { EventSubscription, type SubscribeOptions } from './subscribe.ts';
+import { createBucket } from '../kv-create.ts';
 
 export type ConcurrencyMode = 'subject-wildcard' | 'msg-id';
 
@@ -208,7 +209,7 @@ export class EventStore {
     const js = jetstream(nc, { timeout });
     // The window the stream really has (another process may have opened it with a shorter one) bounds ours.
     const window = Math.min(await ensureEventStream(jsm, opts), opts.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS);
-    const snapshots = await new Kvm(js).create(opts.snapshotBucket ?? 'VIRT_SNAPSHOTS', { history: 1, replicas: opts.replicas ?? 1 });
+    const snapshots = await createBucket(new Kvm(js), opts.snapshotBucket ?? 'VIRT_SNAPSHOTS', { history: 1, replicas: opts.replicas ?? 1 });
     const wildcard = supportsSubjectWildcardCheck(nc);
     const want = opts.concurrency ?? 'auto';
     if (want === 'subject-wildcard' && !wildcard) {
