@@ -210,8 +210,10 @@ async function decisionBench(): Promise<Decisions> {
   while (performance.now() - t0 < 3000) {
     const r = reqs[pure % reqs.length]!;
     const p = place(inv, r);
-    inv = applyClaim(inv, claimFor({ ...r, uuid: `${r.uuid.slice(0, 24)}${pure.toString(16).padStart(12, '0')}` }, p.chosen!));
     pure++;
+    // Hosts full (a small DECISION_HOSTS): start again from empty hosts rather than fail.
+    if (!p.chosen) inv = base;
+    else inv = applyClaim(inv, claimFor({ ...r, uuid: `${r.uuid.slice(0, 24)}${pure.toString(16).padStart(12, '0')}` }, p.chosen));
   }
   const purePerS = pure / ((performance.now() - t0) / 1000);
 
@@ -229,9 +231,14 @@ async function decisionBench(): Promise<Decisions> {
     let live = base;
     let done = 0;
     let conflicts = 0;
+    let full = false;
     const decide = async (r: PlacementRequest) => {
       const p = place(live, r);
-      const c = p.chosen!;
+      const c = p.chosen;
+      if (!c) {
+        full = true; // every host taken (a small DECISION_HOSTS): the measure ends here
+        return;
+      }
       const res = await claim(ctx, c.hostId, { uuid: r.uuid, memoryKiB: r.memoryKiB, vcpus: r.vcpus, request: r }, { correlationId: `bench-${r.uuid}` });
       if (!res.ok) throw new Error(`claim refused: ${res.reason}`);
       if (res.appends > 1) conflicts++;
@@ -243,7 +250,7 @@ async function decisionBench(): Promise<Decisions> {
     done = 0;
     const t1 = performance.now();
     await Promise.all(Array.from({ length: 16 }, async () => {
-      while (performance.now() - t1 < 4000) await decide(requestFor(done));
+      while (!full && performance.now() - t1 < 4000) await decide(requestFor(done));
     }));
     const withClaimPerS = done / ((performance.now() - t1) / 1000);
     return { hosts: DECISION_HOSTS, purePerS, pureDecisions: pure, withClaimPerS, withClaimDecisions: done, claimConflicts: conflicts };
