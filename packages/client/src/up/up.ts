@@ -8,10 +8,10 @@
  * reverse order, the servers last. Services' JSON logs go to <dir>/logs.
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startChild, type Child } from './children.ts';
-import { findBinary, startNats, startRedis } from './servers.ts';
+import { findBinary, startNats, startRedis, type StartedServer } from './servers.ts';
 
 export interface UpOptions {
   /** Data and logs (./.virtflow). */
@@ -52,6 +52,12 @@ export interface Cluster {
 /** Services run from source through the tsx this process was started with. */
 const tsx = (): string => import.meta.resolve('tsx');
 
+/** A log's path as the user typed the folder: relative when it is under the current directory (.virtflow/logs/redis.log). */
+function shown(path: string): string {
+  const r = relative(process.cwd(), path);
+  return r && !r.startsWith('..') && !isAbsolute(r) ? r : path;
+}
+
 export async function up(o: UpOptions): Promise<Cluster> {
   const dir = resolve(o.dir);
   const logs = join(dir, 'logs');
@@ -60,10 +66,10 @@ export async function up(o: UpOptions): Promise<Cluster> {
   let stopping: Promise<void> | undefined;
   const track = (c: Child): Child => {
     children.push(c);
-    o.print(`started ${c.name} (pid ${c.pid}, log ${c.log})`);
+    o.print(`started ${c.name} (pid ${c.pid}, log ${shown(c.log)})`);
     // A child that dies on its own is said at once; the rest keep running (a user may restart it by hand).
     void c.exited.then(({ code, signal }) => {
-      if (!stopping) o.print(`${c.name} exited (${signal ?? `code ${code}`}); its log: ${c.log}`);
+      if (!stopping) o.print(`${c.name} exited (${signal ?? `code ${code}`}); its log: ${shown(c.log)}`);
     });
     return c;
   };
@@ -73,14 +79,19 @@ export async function up(o: UpOptions): Promise<Cluster> {
     for (const c of servers.reverse()) await c.stop();
   })());
   try {
-    const server = async (given: string | undefined, start: () => Promise<{ child: Child; url: string }>): Promise<string> => {
-      if (given) return given;
-      const { child, url } = await start();
+    const server = async (name: string, variable: string, start: () => Promise<StartedServer>): Promise<string> => {
+      const given = o.env[variable]?.trim();
+      if (given) {
+        o.print(`using the ${name} server at ${given} (${variable}); none started`);
+        return given;
+      }
+      const { child, url, port, moved } = await start();
+      if (moved) o.print(`${moved}: ${name} listens on ${port} instead`);
       track(child);
       return url;
     };
-    const redisUrl = await server(o.env.VIRTFLOW_REDIS_URL?.trim(), () => startRedis(dir, o.redisPort, logs));
-    const natsUrl = await server(o.env.VIRTFLOW_NATS_URL?.trim(), () => startNats(dir, o.natsPort, logs));
+    const redisUrl = await server('redis', 'VIRTFLOW_REDIS_URL', () => startRedis(dir, o.redisPort, logs));
+    const natsUrl = await server('nats', 'VIRTFLOW_NATS_URL', () => startNats(dir, o.natsPort, logs));
     const env: NodeJS.ProcessEnv = { ...o.env, VIRTFLOW_REDIS_URL: redisUrl, VIRTFLOW_NATS_URL: natsUrl, VIRTFLOW_HTTP_PORT: '0' };
     const service = (name: string, main: string, extra: NodeJS.ProcessEnv = {}, args: readonly string[] = []) =>
       track(startChild(name, process.execPath, ['--import', tsx(), main, ...args], { env: { ...env, ...extra }, log: join(logs, `${name}.log`), cwd: REPO }));
