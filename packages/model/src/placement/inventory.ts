@@ -13,6 +13,7 @@ import { domainOf } from '../events/domain.ts';
 import { SHUTOFF, occupiedHosts, reduceLifecycle, type DomainLifecycle, type Resources } from '../events/lifecycle.ts';
 import type { HostsProjection } from '../events/project-hosts.ts';
 import type { AllocationPolicy, CellClaim, Claim, HostInventory, HostStatus, Inventory, InventoryConfig, NumaCellInventory } from './types.ts';
+import { forkMap, forkSet } from '../util/pmap.ts';
 
 /** Nova's initial_ram_allocation_ratio, initial_cpu_allocation_ratio, reserved_host_memory_mb (512 MiB), reserved_host_cpus. */
 export const DEFAULT_POLICY: AllocationPolicy = Object.freeze({ ramAllocationRatio: 1.0, cpuAllocationRatio: 4.0, reservedHostMemoryKiB: 512 * 1024, reservedHostCpus: 0 });
@@ -162,7 +163,7 @@ type MapKey = 'facts' | 'lifecycles' | 'occupants' | 'numa' | 'hosts';
 function writable<K extends MapKey>(w: Work, key: K): Work[K] extends ReadonlyMap<infer A, infer B> ? Map<A, B> : never {
   const cur = w[key] as ReadonlyMap<unknown, unknown>;
   if (w.owned.has(cur)) return cur as never;
-  const next = new Map(cur);
+  const next = forkMap(cur);
   w.owned.add(next);
   (w as unknown as Record<MapKey, unknown>)[key] = next;
   return next as never;
@@ -171,7 +172,7 @@ function writable<K extends MapKey>(w: Work, key: K): Work[K] extends ReadonlyMa
 function occupantSet(w: Work, hostId: string): Set<string> {
   const cur = w.occupants.get(hostId);
   if (cur && w.owned.has(cur)) return cur as Set<string>;
-  const next = new Set(cur);
+  const next = forkSet(cur);
   w.owned.add(next);
   writable(w, 'occupants').set(hostId, next);
   return next;
