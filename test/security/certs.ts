@@ -1,5 +1,5 @@
 /** Certificates made at test time with openssl: a CA, a server certificate for 127.0.0.1/localhost, a client certificate. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,4 +39,13 @@ export function makeCerts(): Certs {
     dir, ca: p('ca.pem'), serverCert: p('server.pem'), serverKey: p('server.key'), clientCert: p('client.pem'), clientKey: p('client.key'), otherCa: p('other.pem'),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * Whether redis-server has TLS compiled in: one that has asks for the CA when
+ * given --tls-port alone; one that has not calls the option a bad directive.
+ */
+export function redisHasTls(): boolean {
+  const r = spawnSync('redis-server', ['--port', '0', '--tls-port', '1'], { encoding: 'utf8', timeout: 10_000 });
+  return /tls-ca-cert|Failed to configure TLS/i.test(`${r.stdout}${r.stderr}`);
 }

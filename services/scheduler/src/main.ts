@@ -7,9 +7,16 @@
  * them from oversubscribing a host, with no lock between them. After a
  * SIGKILL, BullMQ's stalled-job check hands its jobs to another scheduler
  * once their lock (VIRTFLOW_LOCK_MS) expires.
+ * NATS user and TLS, Redis TLS (VIRTFLOW_NATS_USER, VIRTFLOW_NATS_TLS_*,
+ * VIRTFLOW_REDIS_TLS_*, the Redis user in VIRTFLOW_REDIS_URL) as the parser's:
+ * packages/runtime/src/security/README.md.
  */
 import { hostname } from 'node:os';
-import { ConfigError, EventStore, connectNats, serveHealthAndMetrics, createLogger, loadConfig, loadSchedulerConfig } from '@virtflow/runtime';
+import type { RedisOptions } from 'ioredis';
+import {
+  ConfigError, EventStore, connectNats, serveHealthAndMetrics, createLogger, loadConfig, loadSchedulerConfig, loadSecurityConfig, natsSecurityOptions, redisSecurityOptions,
+  type NatsOptions,
+} from '@virtflow/runtime';
 import { startScheduler, type LogLevel } from './service.ts';
 import { Membership } from './membership.ts';
 import { loadMembershipConfig } from './membership-config.ts';
@@ -18,10 +25,16 @@ async function main(): Promise<void> {
   let config;
   let sched;
   let membershipConfig;
+  let natsOptions: NatsOptions;
+  let redisOptions: RedisOptions;
   try {
     config = loadConfig(process.env, { hostId: hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) });
     sched = loadSchedulerConfig(process.env);
     membershipConfig = loadMembershipConfig(process.env);
+    // PEM and nkey files are read here: one that cannot be read stops the service naming its variable.
+    const security = loadSecurityConfig(process.env);
+    natsOptions = natsSecurityOptions(security);
+    redisOptions = redisSecurityOptions(security);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     console.error(`virtflow-scheduler: ${e.message}`);
@@ -29,12 +42,12 @@ async function main(): Promise<void> {
   }
   const logger = createLogger({ service: 'virtflow-scheduler', level: config.logLevel, base: { hostId: config.hostId } });
   const log = (level: LogLevel, msg: string, fields: Readonly<Record<string, unknown>> = {}) => logger[level]({ ...fields }, msg);
-  const nc = await connectNats([...config.natsUrl]);
+  const nc = await connectNats([...config.natsUrl], natsOptions);
   // Snapshots often: a host aggregate gains an event per claim and per release.
   const store = await EventStore.open(nc, { snapshotEvery: 25 });
   const scheduler = await startScheduler({
     redisUrl: config.redisUrl, store, nc, config: sched, concurrency: config.concurrency, prefix: config.queuePrefix,
-    lockMs: config.lockMs, stalledMs: config.stalledMs, log,
+    lockMs: config.lockMs, stalledMs: config.stalledMs, redisOptions, log,
   });
   // Host failure: HostDown/HostUp from heartbeats, fenced HA domains started elsewhere through the start path.
   const membership = await Membership.start({ nc, store, config: membershipConfig.config, checkMs: membershipConfig.checkMs, restart: (r) => scheduler.restart(r), log });

@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   VirtError, validateJob,
@@ -40,6 +40,8 @@ export const DEFAULT_SCHEDULER_CONFIG: SchedulerServiceConfig = Object.freeze({
 
 export interface SchedulerOptions {
   readonly redisUrl: string;
+  /** Extra ioredis options (TLS: redisSecurityOptions of @virtflow/runtime). */
+  readonly redisOptions?: RedisOptions;
   readonly store: EventStore;
   readonly nc: NatsConnection;
   readonly config?: Partial<SchedulerServiceConfig>;
@@ -176,7 +178,7 @@ export async function startScheduler(opts: SchedulerOptions): Promise<SchedulerS
   };
 
   const conns: Redis[] = [];
-  const connection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null, enableReadyCheck: false });
+  const connection = new Redis(opts.redisUrl, { ...opts.redisOptions, maxRetriesPerRequest: null, enableReadyCheck: false });
   conns.push(connection);
   const worker = new Worker(queues.schedule, async (job) => {
     const t0 = performance.now();

@@ -13,14 +13,21 @@
 import { Redis } from 'ioredis';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { VirtError, type JobResult, type SchedulerHints } from '@virtflow/model';
-import { EventStore, connectNats, loadConfig } from '@virtflow/runtime';
+import { EventStore, connectNats, loadConfig, type NatsOptions } from '@virtflow/runtime';
 import { Domains } from './domains.ts';
 import { Hosts } from './hosts.ts';
 import { JobQueues, type RunOptions } from './jobs.ts';
 import { subscribe, type SubscribeOptions, type Subscription } from './events.ts';
+import { connectFailure, connectionSecurity, redactUrl, withSecurityOptions, type ConnectionSecurity, type SecurityOptions } from './security.ts';
 
-export interface ConnectOptions {
-  /** Redis URL (default VIRTFLOW_REDIS_URL, then redis://127.0.0.1:6379). */
+/**
+ * Where the cluster is and who the client is there. Security settings are the
+ * services' (packages/runtime/src/security/README.md), read from `env` like
+ * the URLs; `natsUser`, `natsTls` and `redisTls` given here replace the
+ * variables they stand for, and a bad one is reported naming that variable.
+ */
+export interface ConnectOptions extends SecurityOptions {
+  /** Redis URL (default VIRTFLOW_REDIS_URL, then redis://127.0.0.1:6379); `rediss://user:password@host:port` for TLS and an ACL user. */
   readonly redis?: string;
   /** NATS URL or URLs (default VIRTFLOW_NATS_URL, then nats://127.0.0.1:4222). */
   readonly nats?: string | readonly string[];
@@ -37,10 +44,10 @@ export interface ConnectOptions {
 /** A lifecycle or device job's result, as its service returns it. */
 export type OpResult = Readonly<Record<string, unknown>>;
 
-async function redisUp(url: string, timeoutMs: number): Promise<Redis[]> {
+async function redisUp(url: string, timeoutMs: number, sec: ConnectionSecurity): Promise<Redis[]> {
   let lastError: Error | undefined;
   const make = () => {
-    const c = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true, connectTimeout: timeoutMs });
+    const c = new Redis(url, { ...sec.redis, maxRetriesPerRequest: null, lazyConnect: true, connectTimeout: timeoutMs });
     // ioredis prints an unhandled 'error' event to stderr; the first failure is reported once, below, instead.
     c.on('error', (e: Error) => (lastError ??= e));
     return c;
@@ -54,21 +61,22 @@ async function redisUp(url: string, timeoutMs: number): Promise<Redis[]> {
     return conns;
   } catch (e) {
     for (const c of conns) c.disconnect();
-    throw new VirtError('OPERATION_FAILED', `cannot connect to Redis at ${url}: ${(lastError ?? (e as Error)).message}`, 'VIRTFLOW_REDIS_URL');
+    throw connectFailure('Redis', redactUrl(url), lastError ?? (e as Error), sec.config);
   }
 }
 
-async function natsUp(urls: string[], timeoutMs: number): Promise<NatsConnection> {
+async function natsUp(urls: string[], timeoutMs: number, sec: ConnectionSecurity): Promise<NatsConnection> {
   try {
     // The first connect fails after `timeout` (reconnecting forever applies once connected): a wrong URL must fail, not hang.
-    return await connectNats(urls, { timeout: timeoutMs });
+    const opts: NatsOptions = { ...sec.nats, timeout: timeoutMs };
+    return await connectNats(urls, opts);
   } catch (e) {
-    throw new VirtError('OPERATION_FAILED', `cannot connect to NATS at ${urls.join(',')}: ${(e as Error).message}`, 'VIRTFLOW_NATS_URL');
+    throw connectFailure('NATS', urls.join(','), e as Error, sec.config);
   }
 }
 
 export async function connect(opts: ConnectOptions = {}): Promise<VirtflowClient> {
-  const env = { ...(opts.env ?? process.env) };
+  const env = withSecurityOptions({ ...(opts.env ?? process.env) }, opts);
   if (opts.redis !== undefined) env.VIRTFLOW_REDIS_URL = opts.redis;
   if (opts.nats !== undefined) env.VIRTFLOW_NATS_URL = typeof opts.nats === 'string' ? opts.nats : opts.nats.join(',');
   if (opts.prefix !== undefined) env.VIRTFLOW_QUEUE_PREFIX = opts.prefix;
@@ -78,8 +86,9 @@ export async function connect(opts: ConnectOptions = {}): Promise<VirtflowClient
   } catch (e) {
     throw new VirtError('INVALID_ARG', (e as Error).message, (e as { variable?: string }).variable);
   }
+  const sec = connectionSecurity(env);
   const connectMs = opts.connectTimeoutMs ?? 10_000;
-  const [r, n] = await Promise.allSettled([redisUp(config.redisUrl, connectMs), natsUp([...config.natsUrl], connectMs)]);
+  const [r, n] = await Promise.allSettled([redisUp(config.redisUrl, connectMs, sec), natsUp([...config.natsUrl], connectMs, sec)]);
   if (r.status === 'rejected' || n.status === 'rejected') {
     // Whichever side did connect is closed again: an open connection would keep the process alive.
     if (r.status === 'fulfilled') for (const c of r.value) c.disconnect();
@@ -87,10 +96,22 @@ export async function connect(opts: ConnectOptions = {}): Promise<VirtflowClient
     throw r.status === 'rejected' ? r.reason : (n as PromiseRejectedResult).reason;
   }
   const [conns, nc] = [r.value, n.value];
-  const store = await EventStore.open(nc, { onPoison: () => undefined });
-  const jobs = new JobQueues(conns[0]!, { jobs: conns[1]!, schedule: conns[2]! }, { prefix: config.queuePrefix, timeoutMs: opts.timeoutMs ?? 120_000 });
-  await jobs.ready();
-  return new VirtflowClient(store, jobs, conns);
+  let jobs: JobQueues | undefined;
+  try {
+    // A client reads: snapshots are the services' to write (the `client` NATS role may not), and they keep them fresh.
+    const store = await EventStore.open(nc, { onPoison: () => undefined, snapshotEvery: 0 });
+    // Jobs carry the Redis user as their client id, as ParserClient's do: the parser's per-client rate limit counts them.
+    const clientId = decodeURIComponent(new URL(config.redisUrl).username) || undefined;
+    jobs = new JobQueues(conns[0]!, { jobs: conns[1]!, schedule: conns[2]! }, { prefix: config.queuePrefix, timeoutMs: opts.timeoutMs ?? 120_000, ...(clientId ? { clientId } : {}) });
+    await jobs.ready();
+    return new VirtflowClient(store, jobs, conns);
+  } catch (e) {
+    // Refused after connecting (a NATS permission, a Redis ACL): nothing may stay open, or the process never exits.
+    await jobs?.close().catch(() => undefined);
+    for (const c of conns) c.disconnect();
+    await nc.close().catch(() => undefined);
+    throw e;
+  }
 }
 
 export class VirtflowClient {

@@ -11,6 +11,7 @@ import { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { VirtError, type VirtErrorJSON } from '@virtflow/model';
 import { queues } from '@virtflow/runtime';
+import { jobsOf, stateOf, waitFinished } from './plain-reads.ts';
 
 /** What a job reports while it runs: the parser's stages ('parsed', 'stored'), the scheduler's steps. */
 export interface Progress {
@@ -64,21 +65,29 @@ export class JobQueues {
   readonly #schedule: Queue;
   readonly #events: Map<string, QueueEvents>;
   readonly #timeoutMs: number;
+  readonly #clientId: string | undefined;
 
-  constructor(connection: Redis, listen: { jobs: Redis; schedule: Redis }, opts: { readonly prefix: string; readonly timeoutMs: number }) {
+  /**
+   * `clientId` goes into every job as `client`, the id the parser's per-client rate limit counts
+   * (connect() passes the Redis user). Reading a handed-on job needs read access to `virtflow.schedule`
+   * (the `client` Redis role has it, read-only).
+   */
+  constructor(connection: Redis, listen: { jobs: Redis; schedule: Redis }, opts: { readonly prefix: string; readonly timeoutMs: number; readonly clientId?: string }) {
     const { prefix } = opts;
     // Attempts and backoff as the parser's own client submits: infrastructure faults retry, a user's error fails once.
     this.#jobs = new Queue(queues.jobs, {
       connection, prefix,
       defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
     });
-    this.#schedule = new Queue(queues.schedule, { connection, prefix });
+    // Read only: the client's Redis user may read the schedule queue, not write it (not even BullMQ's `meta` stamp).
+    this.#schedule = new Queue(queues.schedule, { connection, prefix, skipMetasUpdate: true });
     this.#events = new Map([
       [queues.jobs, new QueueEvents(queues.jobs, { connection: listen.jobs, prefix })],
       [queues.schedule, new QueueEvents(queues.schedule, { connection: listen.schedule, prefix })],
     ]);
     for (const e of this.#events.values()) e.setMaxListeners(0);
     this.#timeoutMs = opts.timeoutMs;
+    this.#clientId = opts.clientId;
   }
 
   async ready(): Promise<void> {
@@ -89,7 +98,7 @@ export class JobQueues {
   async run<T = unknown>(payload: Record<string, unknown>, opts: RunOptions = {}): Promise<T> {
     const key = opts.key ?? randomUUID();
     const deadline = Date.now() + (opts.timeoutMs ?? this.#timeoutMs);
-    const job = await this.#jobs.add(String(payload.op ?? 'job'), { payload: { ...payload, key } }, { jobId: key });
+    const job = await this.#jobs.add(String(payload.op ?? 'job'), { payload: { ...payload, key }, ...(this.#clientId ? { client: this.#clientId } : {}) }, { jobId: key });
     const first = await this.#wait(this.#jobs, job, deadline, opts.onProgress);
     if (!isHandedOn(first)) return first as T;
     const queue = first.handedOn === queues.schedule ? this.#schedule : undefined;
@@ -107,13 +116,14 @@ export class JobQueues {
     };
     if (onProgress) events.on('progress', progress);
     try {
-      return await job.waitUntilFinished(events, Math.max(1, deadline - Date.now()));
+      // Not BullMQ's waitUntilFinished: its script needs write access, and a client only reads virtflow.schedule (plain-reads.ts).
+      return await waitFinished(queue, events, id, Math.max(1, deadline - Date.now()));
     } catch (e) {
       const fresh = await queue.getJob(id);
       const failed = jobError(fresh?.failedReason);
       if (failed) throw failed;
       if (fresh?.failedReason) throw new VirtError('INTERNAL_ERROR', `job ${id} failed on ${queue.name}: ${fresh.failedReason}`);
-      const state = fresh ? await fresh.getState() : 'gone';
+      const state = fresh ? await stateOf(queue, fresh) : 'gone';
       // A lifecycle job nobody took: say so, rather than a bare timeout.
       const who = handedOn && state === 'waiting' ? ': is the scheduler running?' : '';
       const why = state === 'gone' ? `it is gone (${(e as Error).message})` : `it is ${state}`;
@@ -130,7 +140,7 @@ export class JobQueues {
     const out: JobSummary[] = [];
     for (const q of [this.#jobs, this.#schedule]) {
       for (const type of types) {
-        const jobs = await q.getJobs([type], 0, limit - 1, false);
+        const jobs = await jobsOf(q, type, limit);
         for (const j of jobs) if (j?.id) out.push(summary(q.name, type, j));
       }
     }

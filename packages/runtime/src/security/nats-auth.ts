@@ -114,6 +114,28 @@ function kvReads(bucket: string): string[] {
   return [`${API}.STREAM.INFO.KV_${bucket}`, `${API}.DIRECT.GET.KV_${bucket}.>`, `${API}.STREAM.MSG.GET.KV_${bucket}`, ...consumersOn(`KV_${bucket}`)];
 }
 
+/**
+ * Reading every KV bucket, those named at run time included (the projections'
+ * generations, `VIRT_DOMAINS_<n>`). NATS wildcards are whole tokens — `KV_*`
+ * is a literal name, not a prefix — so the grant goes by what the subject
+ * says instead: key reads and consumers whose filter is a `$KV.` subject, on
+ * any stream. Consumers' info, pulls and deletes cannot say their stream's
+ * kind, so the callers deny the commands stream's (a pull from an agent's
+ * durable would take its host's commands).
+ */
+function anyKvReads(): string[] {
+  return [
+    `${API}.STREAM.INFO.*`, `${API}.DIRECT.GET.*.$KV.>`,
+    `${API}.CONSUMER.CREATE.*.*.$KV.>`, `${API}.CONSUMER.INFO.*.*`, `${API}.CONSUMER.DELETE.*.*`, `${API}.CONSUMER.MSG.NEXT.*.*`,
+  ];
+}
+
+/** The commands stream's consumer API, for roles that read every bucket but must not touch commands. */
+const commandConsumers = (): string[] => [
+  `${API}.CONSUMER.CREATE.${COMMAND_STREAM}.>`, `${API}.CONSUMER.INFO.${COMMAND_STREAM}.*`, `${API}.CONSUMER.DELETE.${COMMAND_STREAM}.*`,
+  `${API}.CONSUMER.MSG.NEXT.${COMMAND_STREAM}.*`, `$JS.ACK.${COMMAND_STREAM}.>`,
+];
+
 function consumersOn(stream: string): string[] {
   return [`${API}.CONSUMER.CREATE.${stream}`, `${API}.CONSUMER.CREATE.${stream}.>`, `${API}.CONSUMER.INFO.${stream}.*`, `${API}.CONSUMER.DELETE.${stream}.*`, `${API}.CONSUMER.MSG.NEXT.${stream}.*`];
 }
@@ -170,12 +192,12 @@ export function permissionsFor(u: NatsUser, opts: Omit<NatsAuthOptions, 'users'>
       };
     }
     case 'client':
-      // Reads events, projections, outcomes and heartbeats; jobs go through Redis (BullMQ), not NATS.
+      // Reads events, snapshots, projections, outcomes and heartbeats; jobs go through Redis (BullMQ), not NATS.
       return {
         // `$JS.ACK` on the event stream: `virtflow event --name` is a durable subscription of the client's own.
-        publish: [...eventReads(stream), `$JS.ACK.${stream}.>`, ...kvReads(COMMAND_RESULTS_BUCKET), ...kvReads(HEARTBEAT_BUCKET), ...kvReads('*'), `${API}.STREAM.NAMES`, `${API}.STREAM.LIST`],
+        publish: [...eventReads(stream), `$JS.ACK.${stream}.>`, ...anyKvReads(), `${API}.STREAM.NAMES`, `${API}.STREAM.LIST`],
         subscribe: [inbox],
-        publishDeny,
+        publishDeny: [...publishDeny, ...commandConsumers()],
       };
     case 'parser':
       // Defines and edits definitions: domain events, name claims, snapshots; reads events.
@@ -188,7 +210,7 @@ export function permissionsFor(u: NatsUser, opts: Omit<NatsAuthOptions, 'users'>
       // Places, migrates and commands every host: domain and host events, commands, outcomes.
       return {
         publish: [
-          ...eventReads(stream), 'virt.evt.>', 'virt.cmd.*', ...kvKeys(snapshots, ['>']), ...kvReads('*'), `$KV.>`,
+          ...eventReads(stream), 'virt.evt.>', 'virt.cmd.*', ...kvKeys(snapshots, ['>']), ...anyKvReads(), `$KV.>`,
           `${API}.STREAM.INFO.*`, `${API}.STREAM.NAMES`, `${API}.STREAM.LIST`, ...consumersOn('*'),
         ],
         subscribe: [inbox],

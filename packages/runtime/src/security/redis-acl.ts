@@ -37,8 +37,12 @@ export function redisRules(role: RedisRole, prefix = 'bull'): string {
   const commands = '-@all +@all -@dangerous +info';
   // A client submits to the jobs queue and watches it, and may read the dead-letter queue:
   // those queues' keys only (`%R~`: read-only, but for the version BullMQ stamps in `meta` when a queue
-  // opens), so it cannot touch the stages' or the scheduler's queues.
-  if (role === 'client') return `resetchannels ~${prefix}:${queues.jobs}:* ~${prefix}:${queues.dead}:meta %R~${prefix}:${queues.dead}:* ${commands}`;
+  // opens), so it cannot touch the stages' or the scheduler's queues. It reads the schedule queue too:
+  // a lifecycle job's result is the scheduler's job of the same id there (the SDK follows it, and
+  // `virtflow jobs` lists it); the SDK opens that queue without stamping `meta`.
+  if (role === 'client') {
+    return `resetchannels ~${prefix}:${queues.jobs}:* ~${prefix}:${queues.dead}:meta %R~${prefix}:${queues.dead}:* %R~${prefix}:${queues.schedule}:* ${commands}`;
+  }
   // Services: every key under the prefix (`bull:<queue>:...`), no pub/sub channels (BullMQ uses streams).
   return `resetchannels ~${prefix}:* ${commands}`;
 }

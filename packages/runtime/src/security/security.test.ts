@@ -43,6 +43,17 @@ describe('nats-server configuration generator', () => {
     assert.ok(!p.publish.some((s) => s.startsWith('virt.') || s.startsWith('$KV.')));
   });
 
+  it("grants every bucket's reads by `$KV.` subjects (a `KV_*` token is a name, not a wildcard) and no consumer of the commands", () => {
+    for (const role of ['client', 'scheduler'] as const) {
+      const p = permissionsFor({ user: 'u', password: 'a-long-password-3', role });
+      assert.deepEqual(p.publish.filter((s) => /KV_\*/.test(s)), [], role);
+      assert.ok(p.publish.includes('$JS.API.DIRECT.GET.*.$KV.>'), role);
+      assert.ok(p.publish.includes('$JS.API.CONSUMER.CREATE.*.*.$KV.>'), role);
+    }
+    const deny = permissionsFor(users[1]).publishDeny ?? [];
+    for (const s of ['$JS.API.CONSUMER.MSG.NEXT.VIRT_COMMANDS.*', '$JS.API.CONSUMER.DELETE.VIRT_COMMANDS.*', '$JS.ACK.VIRT_COMMANDS.>']) assert.ok(deny.includes(s), s);
+  });
+
   it('writes one account with JetStream and each user', () => {
     const conf = natsServerConfig({ users });
     assert.match(conf, /VIRTFLOW \{\n\s+jetstream: enabled/);
