@@ -177,6 +177,43 @@ describe('virtflow CLI against a cluster', { timeout: 15 * 60_000 }, () => {
     assert.ok(jobs.some((j) => /missing name information/.test(j.error ?? '')));
   });
 
+  it('jobs --dead lists a job whose fault outlasted its attempts; redrive runs it again once the fault is gone', async () => {
+    let down = true;
+    c.registry.addStage({
+      name: 'flaky-backend',
+      domain: (def) => {
+        // Not a VirtError: an infrastructure fault (a policy backend away), retried, then parked.
+        if (down && def.name === 'dlq-1') throw new Error('policy backend unreachable');
+      },
+    });
+    try {
+      const defined = await vf('define', file('dlq-1.xml', domain('dlq-1')));
+      assert.equal(defined.code, 1, defined.stdout);
+      assert.match(defined.stderr, /^error: operation failed: job \S+: its stage virtflow\.policy failed: policy backend unreachable \(retried; parked in virtflow\.dead: virtflow jobs --dead\)$/m);
+      let dead: Array<{ id: string; queue: string; reason: string }> = [];
+      for (let i = 0; i < 50 && dead.length === 0; i++) {
+        dead = JSON.parse((await vf('--json', 'jobs', '--dead')).stdout) as typeof dead;
+        if (dead.length === 0) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(dead.length, 1);
+      assert.deepEqual([dead[0]!.queue, dead[0]!.reason], ['virtflow.policy', 'policy backend unreachable']);
+      const listed = await vf('jobs', '--dead');
+      assert.match(listed.stdout, /^ Id\s+Stage queue\s+Stage job\s+Parked\s+Reason/);
+      assert.match(listed.stdout, new RegExp(`${dead[0]!.id}\\s+virtflow\\.policy`));
+      const unknown = await vf('redrive', 'no-such-job');
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /^error: invalid argument: no job 'no-such-job' in the dead-letter queue virtflow\.dead \(at \/id\)$/m);
+      down = false;
+      const again = await vf('redrive', dead[0]!.id);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(again.stdout, `Job ${dead[0]!.id} re-driven: completed\n`);
+      assert.deepEqual(JSON.parse((await vf('--json', 'jobs', '--dead')).stdout), []);
+      assert.match((await vf('domstate', 'dlq-1')).stdout, /^shut off/);
+    } finally {
+      c.registry.removeStage('flaky-backend');
+    }
+  });
+
   it('event prints past events from a sequence, as virsh event does', async () => {
     // Lifecycle events only by default: the device edits are left out, so within 3 s only the define.
     const life = await vf('event', '--domain', 'web-1', '--from', 'all', '--loop', '--timeout', '3');

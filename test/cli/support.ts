@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { bookwormQemuCaps, defaultRegistry } from '@virtflow/model';
+import { bookwormQemuCaps, defaultRegistry, type DriverRegistry } from '@virtflow/model';
 import { EventStore, connectNats } from '@virtflow/runtime';
 import { startParser, type ParserService } from '@virtflow/parser';
 import { Agent, createTestHypervisor } from '@virtflow/host-agent';
@@ -30,6 +30,8 @@ export interface Cluster {
   readonly nc: NatsConnection;
   readonly store: EventStore;
   readonly hosts: readonly string[];
+  /** The parser's driver registry (in this process): a test may add a policy stage to it. */
+  readonly registry: DriverRegistry;
   readonly scheduler: boolean;
   readonly env: Readonly<Record<string, string>>;
   stop(): Promise<void>;
@@ -43,7 +45,8 @@ export async function startCluster(opts: { readonly scheduler?: boolean } = {}):
   const servers = await startServers();
   const nc = await connectNats(servers.natsUrl);
   const store = await EventStore.open(nc, { onPoison: () => undefined });
-  const parser: ParserService = await startParser({ redisUrl: servers.redisUrl, store, caps: bookwormQemuCaps, registry: defaultRegistry(), concurrency: 8, attempts: 3, backoffMs: 50 });
+  const registry = defaultRegistry();
+  const parser: ParserService = await startParser({ redisUrl: servers.redisUrl, store, caps: bookwormQemuCaps, registry, concurrency: 8, attempts: 3, backoffMs: 50 });
   const hosts = ['node1', 'node2'];
   const agents: Agent[] = [];
   const agentConns: NatsConnection[] = [];
@@ -64,7 +67,7 @@ export async function startCluster(opts: { readonly scheduler?: boolean } = {}):
     await waitOutput(scheduler, /virtflow-scheduler ready/, TIMEOUT, 'scheduler');
   }
   return {
-    servers, nc, store, hosts, env, scheduler: scheduler !== undefined,
+    servers, nc, store, hosts, registry, env, scheduler: scheduler !== undefined,
     async stop() {
       // Killed already (killAll) or crashed: its 'exit' has fired, nothing to wait for.
       if (scheduler && scheduler.exitCode === null && scheduler.signalCode === null) {

@@ -1,6 +1,6 @@
 /** Text the way virsh prints it: its tables, state names and key/value blocks. */
 import type { Capabilities, LifecycleState } from '@virtflow/model';
-import type { DomainInfo, HostInfo, JobSummary } from '../sdk/index.ts';
+import type { DomainInfo, HostInfo, DeadJob, JobSummary } from '../sdk/index.ts';
 
 /** virsh's table (vshTable): a leading space, columns 3 apart, a line of dashes under the header. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -83,4 +83,8 @@ export function jobTable(jobs: readonly JobSummary[]): string {
   return table(['Id', 'Op', 'State', 'Queue', 'Target', 'Submitted', 'Error'], jobs.map((j) => [
     j.id, j.op, j.state, j.queue, j.target ?? '-', j.at, j.error ?? '',
   ]));
+}
+
+export function deadTable(jobs: readonly DeadJob[]): string {
+  return table(['Id', 'Stage queue', 'Stage job', 'Parked', 'Reason'], jobs.map((j) => [j.id, j.queue, j.jobId, j.at, j.reason]));
 }

@@ -60,9 +60,23 @@ export interface JobSummary {
   readonly error?: string;
 }
 
+/** A job parked in the dead-letter queue: its infrastructure fault outlasted its attempts. */
+export interface DeadJob {
+  /** The intake job's id (its idempotency key): what `redrive` takes. */
+  readonly id: string;
+  /** The stage queue and job that ran out of attempts. */
+  readonly queue: string;
+  readonly jobId: string;
+  readonly reason: string;
+  readonly at: string;
+}
+
 export class JobQueues {
   readonly #jobs: Queue;
   readonly #schedule: Queue;
+  readonly #connection: Redis;
+  readonly #prefix: string;
+  #dead: Queue | undefined;
   readonly #events: Map<string, QueueEvents>;
   readonly #timeoutMs: number;
   readonly #clientId: string | undefined;
@@ -74,6 +88,8 @@ export class JobQueues {
    */
   constructor(connection: Redis, listen: { jobs: Redis; schedule: Redis }, opts: { readonly prefix: string; readonly timeoutMs: number; readonly clientId?: string }) {
     const { prefix } = opts;
+    this.#connection = connection;
+    this.#prefix = prefix;
     // Attempts and backoff as the parser's own client submits: infrastructure faults retry, a user's error fails once.
     this.#jobs = new Queue(queues.jobs, {
       connection, prefix,
@@ -122,6 +138,8 @@ export class JobQueues {
       const fresh = await queue.getJob(id);
       const failed = jobError(fresh?.failedReason);
       if (failed) throw failed;
+      const stage = fresh?.failedReason ? await this.#stageFailure(fresh.failedReason) : undefined;
+      if (stage) throw new VirtError('OPERATION_FAILED', `job ${id}: its stage ${stage.queue} failed: ${stage.reason} (retried; parked in ${queues.dead}: virtflow jobs --dead)`);
       if (fresh?.failedReason) throw new VirtError('INTERNAL_ERROR', `job ${id} failed on ${queue.name}: ${fresh.failedReason}`);
       const state = fresh ? await stateOf(queue, fresh) : 'gone';
       // A lifecycle job nobody took: say so, rather than a bare timeout.
@@ -131,6 +149,19 @@ export class JobQueues {
     } finally {
       if (onProgress) events.off('progress', progress);
     }
+  }
+
+  /**
+   * A flow's parent fails with BullMQ's "child <key> failed" when a stage ran out of attempts:
+   * the stage's own reason, read from its job (a plain read; none when the user may not read it).
+   */
+  async #stageFailure(parentReason: string): Promise<{ queue: string; reason: string } | undefined> {
+    const m = /^child (\S+) failed$/.exec(parentReason);
+    const key = m?.[1];
+    if (!key || !key.startsWith(`${this.#prefix}:`)) return undefined;
+    const queue = key.slice(this.#prefix.length + 1).split(':')[0]!;
+    const reason = await this.#connection.hget(key, 'failedReason').catch(() => null);
+    return reason ? { queue, reason } : undefined;
   }
 
   /** Recent jobs of both queues, newest first; `failed` keeps only the failed ones. */
@@ -147,8 +178,39 @@ export class JobQueues {
     return out.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0)).slice(0, limit);
   }
 
+  /** The dead-letter queue, opened on first use: only operators read it (the `client` Redis role may not). */
+  #deadQueue(): Queue {
+    return (this.#dead ??= new Queue(queues.dead, { connection: this.#connection, prefix: this.#prefix }));
+  }
+
+  /** Jobs that ran out of attempts on an infrastructure fault (Redis or NATS away), oldest first. */
+  async dead(): Promise<DeadJob[]> {
+    const jobs = await this.#deadQueue().getJobs(['waiting', 'delayed', 'paused']);
+    return jobs
+      .map((j) => j.data as { root: string; queue: string; jobId: string; reason: string; at: string })
+      .map((d) => ({ id: d.root, queue: d.queue, jobId: d.jobId, reason: d.reason, at: d.at }))
+      .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+  }
+
+  /**
+   * Runs a dead job again from the start, under its own id, once the fault is gone: the intake job
+   * and its stages are removed and the payload submitted anew (its idempotency key still finds it),
+   * then its dead-letter entry goes. Resolves with the new job's result, as `run` does.
+   */
+  async redrive<T = unknown>(id: string, opts: RunOptions = {}): Promise<T> {
+    if (typeof id !== 'string' || id === '') throw new VirtError('INVALID_ARG', 'a job id is required', '/id');
+    const entry = await this.#deadQueue().getJob(id);
+    if (!entry) throw new VirtError('INVALID_ARG', `no job '${id}' in the dead-letter queue ${queues.dead}`, '/id');
+    const old = await this.#jobs.getJob(id);
+    const payload = (old?.data as { payload?: Record<string, unknown> } | undefined)?.payload;
+    if (!old || !payload) throw new VirtError('INVALID_ARG', `job '${id}' is gone from ${queues.jobs}: nothing to run again`, '/id');
+    await old.remove({ removeChildren: true });
+    await entry.remove();
+    return this.run<T>(payload, { ...opts, key: id });
+  }
+
   async close(): Promise<void> {
-    await Promise.all([this.#jobs.close(), this.#schedule.close(), ...[...this.#events.values()].map((e) => e.close())]);
+    await Promise.all([this.#jobs.close(), this.#schedule.close(), this.#dead?.close(), ...[...this.#events.values()].map((e) => e.close())]);
   }
 }
 
