@@ -33,18 +33,13 @@ export interface ChaosOptions {
   readonly durationMs: number;
   /** Faults injected, in the order of FAULTS, spread over the duration (default: one of each). */
   readonly faults?: number;
+  /** The kinds injected, in turn (default: all of FAULTS); e.g. ['redis'] to hammer one. */
+  readonly kinds?: readonly Fault[];
   /** define → start → destroy cycles running at once (4). */
   readonly workers?: number;
   /** A job that has not finished this long after the load stopped, with nothing else finishing either, is stuck (120 s). */
   readonly stallMs?: number;
   readonly log?: (line: string) => void;
-  /**
-   * Report "no host fits" refusals on half-empty hosts as a known issue instead of a problem.
-   * A known scheduler bug (seen after a nats-server restart, intermittently: the scheduler's
-   * view of free memory goes to 0 until it restarts); the long form (`npm run test:chaos`)
-   * still fails on it, the CI form prints it until it is fixed.
-   */
-  readonly spuriousRefusalsKnown?: boolean;
 }
 
 export type JobState = 'completed' | 'failed' | 'stuck' | 'refused';
@@ -59,6 +54,10 @@ export interface JobRecord {
   attempts?: number;
   /** When it finished, ms from the start of the load. */
   at?: number;
+  /** The queue whose job decided (the intake's, or the scheduler's for start and destroy). */
+  queue?: string;
+  /** The last stack trace BullMQ kept for a failed job: where an infrastructure failure came from. */
+  stack?: string;
 }
 
 export interface ChaosReport {
@@ -77,8 +76,6 @@ export interface ChaosReport {
   readonly projectionsEqual: boolean;
   /** Each problem found, with its evidence. */
   readonly problems: readonly string[];
-  /** Problems of a known, open bug that the caller chose not to fail on (spuriousRefusalsKnown). */
-  readonly knownIssues: readonly string[];
   readonly failureReasons: ReadonlyMap<string, number>;
   /** The whole reason of the first job failed for each kind, e.g. every host's line of a "no host fits". */
   readonly failureExamples: ReadonlyMap<string, string>;
@@ -161,16 +158,21 @@ function domainXml(name: string): string {
   return `<domain type='test'><name>${name}</name><memory unit='KiB'>${DOMAIN_MEMORY_KIB}</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>`;
 }
 
-/** A job's end, polled (robust to Redis restarts, where QueueEvents may miss a message). */
-async function finished(queue: Queue, id: string, stop: () => boolean): Promise<{ ok: boolean; value?: unknown; reason?: string; attempts?: number } | undefined> {
+/**
+ * A job's end, polled (robust to Redis restarts, where QueueEvents may miss a message). The state is
+ * read first and the job after it: read the other way round, a job that finished between the two reads
+ * looked failed "without a reason" (its hash read while it was still active).
+ */
+async function finished(queue: Queue, id: string, stop: () => boolean): Promise<{ ok: boolean; value?: unknown; reason?: string; attempts?: number; stack?: string } | undefined> {
   for (;;) {
     if (stop()) return undefined;
     try {
-      const job: Job | undefined = await queue.getJob(id);
-      if (job) {
-        const state = await job.getState();
-        if (state === 'completed') return { ok: true, value: job.returnvalue, attempts: job.attemptsMade };
-        if (state === 'failed') return { ok: false, reason: job.failedReason || '(no reason)', attempts: job.attemptsMade };
+      const state = await queue.getJobState(id);
+      const job: Job | undefined = state === 'completed' || state === 'failed' ? await queue.getJob(id) : undefined;
+      if (job && state === 'completed') return { ok: true, value: job.returnvalue, attempts: job.attemptsMade };
+      if (job && state === 'failed') {
+        const stack = job.stacktrace?.at(-1);
+        return { ok: false, reason: job.failedReason || '(no reason)', attempts: job.attemptsMade, ...(stack ? { stack } : {}) };
       }
     } catch {
       // Redis restarting: ask again.
@@ -238,7 +240,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         return rec;
       }
       let end = await finished(client.jobs, key, stopWaiting);
-      if (end?.ok && op !== 'define') end = await finished(schedule, key, stopWaiting);
+      if (end && !end.ok) rec.queue = queues.jobs;
+      if (end?.ok && op !== 'define') (end = await finished(schedule, key, stopWaiting)), (rec.queue = queues.schedule);
       lastFinish = Date.now();
       if (end?.attempts !== undefined) rec.attempts = end.attempts;
       rec.at = Date.now() - loadStart;
@@ -248,7 +251,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         const v = end.value as { uuid?: string; hostId?: string } | undefined;
         if (v?.uuid) rec.uuid = v.uuid;
         if (v?.hostId) rec.hostId = v.hostId;
-      } else (rec.state = 'failed'), (rec.reason = end.reason);
+      } else (rec.state = 'failed'), (rec.reason = end.reason), end.stack && (rec.stack = end.stack);
       return rec;
     };
     let cycle = 0;
@@ -269,7 +272,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const gap = opts.durationMs / (faultsWanted + 1);
     for (let i = 0; i < faultsWanted; i++) {
       await sleep(Math.max(0, t0 + gap * (i + 1) - Date.now()));
-      const fault = FAULTS[i % FAULTS.length]!;
+      const kinds = opts.kinds ?? FAULTS;
+      const fault = kinds[i % kinds.length]!;
       const began = Date.now();
       let target: string | undefined;
       switch (fault) {
@@ -312,7 +316,6 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
 
     // ---------------------------------------------------------------- checks
     const problems: string[] = [];
-    const knownIssues: string[] = [];
     const info = await store.jsm.streams.info(store.stream);
     const lastSeq = info.state.last_seq;
     const events = await allEvents(store, lastSeq);
@@ -325,7 +328,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const projectionsEqual = JSON.stringify(withoutGeneration(rebuiltDump)) === JSON.stringify(withoutGeneration(liveDump));
     if (!projectionsEqual) {
       const diff = [...new Set([...Object.keys(liveDump.domains), ...Object.keys(rebuiltDump.domains)])].filter((k) => liveDump.domains[k] !== rebuiltDump.domains[k]);
-      problems.push(`projection rebuilt from zero differs from the live one (seq ${rebuiltDump.seq} vs ${liveDump.seq}); domain keys differing: ${diff.slice(0, 5).join(', ')}`);
+      const show = (v: string | undefined) => (v === undefined ? 'absent' : v.slice(0, 160));
+      problems.push(`projection rebuilt from zero differs from the live one (seq ${rebuiltDump.seq} vs ${liveDump.seq}); domain keys differing: ${diff.slice(0, 5).map((k) => `${k} (live ${show(liveDump.domains[k])}, rebuilt ${show(rebuiltDump.domains[k])})`).join(', ')}`);
     }
 
     // Every accepted job finished; every completed job's events are in the log.
@@ -418,7 +422,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const refused = records.filter((r) => r.state === 'failed' && /no host fits/.test(r.reason ?? ''));
     if (refused.length > 0) {
       log(`# ${refused.length} starts refused "no host fits" between ${Math.round(refused[0]!.at! / 1000)} s and ${Math.round(refused.at(-1)!.at! / 1000)} s; at most ${peakHeld} claims held at once cluster-wide (capacity ${(HOSTS.length * HOST_MEMORY_KIB) / DOMAIN_MEMORY_KIB}, ${workers} workers)`);
-      if (peakHeld < (HOSTS.length * HOST_MEMORY_KIB) / DOMAIN_MEMORY_KIB) (opts.spuriousRefusalsKnown ? knownIssues : problems).push(`${refused.length} starts refused "no host fits" (first ${refused[0]!.key} at ${Math.round(refused[0]!.at! / 1000)} s, last ${refused.at(-1)!.key} at ${Math.round(refused.at(-1)!.at! / 1000)} s) although the log never held more than ${peakHeld} claims of ${(HOSTS.length * HOST_MEMORY_KIB) / DOMAIN_MEMORY_KIB} slots: ${refused[0]!.reason?.slice(0, 400)}`);
+      if (peakHeld < (HOSTS.length * HOST_MEMORY_KIB) / DOMAIN_MEMORY_KIB) problems.push(`${refused.length} starts refused "no host fits" (first ${refused[0]!.key} at ${Math.round(refused[0]!.at! / 1000)} s, last ${refused.at(-1)!.key} at ${Math.round(refused.at(-1)!.at! / 1000)} s) although the log never held more than ${peakHeld} claims of ${(HOSTS.length * HOST_MEMORY_KIB) / DOMAIN_MEMORY_KIB} slots: ${refused[0]!.reason?.slice(0, 400)}`);
     }
     for (const n of schedulerNotes.splice(0).slice(0, 5)) problems.push(n);
     if (peakNote) problems.push(`oversubscribed ${oversubscribed} times; last: ${peakNote}`);
@@ -449,7 +453,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       if (r.state !== 'failed') continue;
       if (!r.reason?.trim()) problems.push(`job ${r.key} failed without a reason`);
       // A job fails for the user's reason ({code, path, message}); a fault (a restart, a kill) is retried, never its result.
-      else if (!/^\{"code":/.test(r.reason)) problems.push(`job ${r.key} (${r.op}) failed on an infrastructure fault, not a reason of its own: ${r.reason.slice(0, 200)}`);
+      else if (!/^\{"code":/.test(r.reason)) problems.push(`job ${r.key} (${r.op}) failed on an infrastructure fault, not a reason of its own (${r.queue}, ${r.attempts ?? '?'} tries): ${r.reason.slice(0, 200)}${r.stack ? ` at ${r.stack.split('\n').slice(0, 6).join(' | ').slice(0, 600)}` : ''}`);
       // A failed job changed nothing: none of its events in the log.
       const own = (byCorrelation.get(r.key) ?? []).filter((e) => e.type === 'DomainDefined' || e.type === 'DomainStarted' || e.type === 'DomainStopped');
       if (r.op !== 'start' && own.length > 0) problems.push(`job ${r.key} (${r.op}, ${r.attempts ?? '?'} tries) failed, yet the log has its ${own.map((e) => e.type).join(', ')}; domain ${r.uuid}: ${history(r.uuid)}`);
@@ -460,7 +464,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     return {
       faults, jobs: records.length, completed: records.filter((r) => r.state === 'completed').length,
       failed: records.filter((r) => r.state === 'failed' || r.state === 'refused').length,
-      lost, duplicated, oversubscribed, leakedClaims: leaked, projectionsEqual, problems, knownIssues, failureReasons, failureExamples, records,
+      lost, duplicated, oversubscribed, leakedClaims: leaked, projectionsEqual, problems, failureReasons, failureExamples, records,
     };
   } finally {
     for (const c of closers) await c().catch(() => undefined);

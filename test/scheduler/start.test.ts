@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { randomUUID } from 'node:crypto';
 import { VirtError, bookwormQemuCaps, defaultRegistry, type AnyEvent, type JobResult } from '@virtflow/model';
 import { domainRef, hostRef } from '@virtflow/runtime';
 import { ParserClient, startParser, type ParserService } from '@virtflow/parser';
@@ -190,5 +191,58 @@ describe('scheduler service: start and lifecycle jobs', { timeout: 120_000 }, ()
     assert.equal((o as { value: StartResult }).value.hostId, 'node-3');
     assert.equal((await heldClaims(claims, 'node-1'))[uuid], undefined, 'the leftover claim on node-1 is gone');
     assert.equal((await heldClaims(claims, 'node-3'))[uuid]?.memoryKiB, 256 * MiB);
+  });
+
+  // Issue 9's chaos suite: a start claimed on one host, its scheduler was SIGKILLed, BullMQ's stalled-job check
+  // ran the job again, which claimed and started on another host, and the first claim was never given back.
+  it('a start job run again after its scheduler died (claimed on a host, not placed yet) gives that claim back once it runs elsewhere', async () => {
+    const uuid = await define(rig.store, 'rerun-1', 256 * MiB);
+    const claims = rig.schedulers[0]!.claims;
+    const jobId = randomUUID();
+    // What the killed run left: its claim on node-1, nothing on the domain (it died before DomainPlaced).
+    const c = await claim(claims, 'node-1', { uuid, memoryKiB: 256 * MiB, vcpus: 1, reason: `start job ${jobId}` }, { correlationId: jobId });
+    assert.equal(c.ok, true);
+    await waitFor('the live inventory to hold the claim', () => (rig.schedulers[0]!.live.claimOf('node-1', uuid) !== undefined ? true : undefined));
+    const o = await outcome(rig, await schedule(rig, { op: 'start', uuid, schedulerHints: { preferredHost: 'node-3' } }, jobId));
+    assert.equal(o.ok, true, o.ok ? '' : o.error.message);
+    assert.equal((o as { value: StartResult }).value.hostId, 'node-3');
+    assert.equal((await heldClaims(claims, 'node-1'))[uuid], undefined, "the earlier run's claim on node-1 is given back");
+    assert.equal((await heldClaims(claims, 'node-3'))[uuid]?.correlationId, jobId);
+    const released = (await rig.store.events(hostRef('node-1'))).map((e) => e.event).filter((e) => e.type === 'HostResourcesReleased' && e.data.uuid === uuid);
+    assert.equal(released.length, 1, 'released once');
+    // Run once more (a lost lock): the job finds its own start, and gives nothing back twice.
+    const again = await rig.schedulers[0]!.start({ uuid, correlationId: jobId, rerun: true });
+    assert.deepEqual([again.hostId, again.already], ['node-3', true]);
+    const releasedAgain = (await rig.store.events(hostRef('node-1'))).map((e) => e.event).filter((e) => e.type === 'HostResourcesReleased' && e.data.uuid === uuid);
+    assert.equal(releasedAgain.length, 1, 'still released once');
+    assert.equal((await heldClaims(claims, 'node-3'))[uuid]?.correlationId, jobId, 'the claim where it runs stays');
+    const destroyed = await outcome(rig, await schedule(rig, { op: 'destroy', uuid }));
+    assert.equal(destroyed.ok, true, destroyed.ok ? '' : destroyed.error.message);
+    for (const h of ['node-1', 'node-2', 'node-3']) assert.equal((await heldClaims(claims, h))[uuid], undefined, `no claim left on ${h}`);
+  });
+
+  it('a claim left by another start that died between its claim and its placement is given back by the next start of the domain', async () => {
+    const uuid = await define(rig.store, 'rerun-2', 256 * MiB);
+    const claims = rig.schedulers[0]!.claims;
+    const c = await claim(claims, 'node-2', { uuid, memoryKiB: 256 * MiB, vcpus: 1 }, { correlationId: 'died-before-placing' });
+    assert.equal(c.ok, true);
+    await waitFor('the live inventory to hold the claim', () => (rig.schedulers[0]!.live.claimOf('node-2', uuid) !== undefined ? true : undefined));
+    const o = await outcome(rig, await schedule(rig, { op: 'start', uuid, schedulerHints: { preferredHost: 'node-3' } }));
+    assert.equal(o.ok, true, o.ok ? '' : o.error.message);
+    assert.equal((o as { value: StartResult }).value.hostId, 'node-3');
+    assert.equal((await heldClaims(claims, 'node-2'))[uuid], undefined, 'the dead start’s claim on node-2 is given back');
+    assert.equal((await outcome(rig, await schedule(rig, { op: 'destroy', uuid }))).ok, true);
+  });
+
+  it('a start job that fails for good on its rerun gives back what its earlier run claimed', async () => {
+    const uuid = await define(rig.store, 'rerun-3', 256 * MiB);
+    const claims = rig.schedulers[0]!.claims;
+    const jobId = randomUUID();
+    assert.equal((await claim(claims, 'node-1', { uuid, memoryKiB: 256 * MiB, vcpus: 1 }, { correlationId: jobId })).ok, true);
+    await waitFor('the live inventory to hold the claim', () => (rig.schedulers[0]!.live.claimOf('node-1', uuid) !== undefined ? true : undefined));
+    const o = await outcome(rig, await schedule(rig, { op: 'start', uuid, schedulerHints: { excludeHosts: ['node-1', 'node-2', 'node-3'] } }, jobId));
+    assert.equal(o.ok, false);
+    assert.match((o as { error: VirtError }).error.message, /no host fits/);
+    assert.equal((await heldClaims(claims, 'node-1'))[uuid], undefined, "the earlier run's claim is given back");
   });
 });

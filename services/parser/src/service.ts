@@ -106,6 +106,19 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
     await new Job(jobsQueue, 'progress', {}, {}, intakeId).updateProgress(stage).catch(() => metrics.count(queues.jobs, 'progress-lost'));
   };
 
+  /** flow.add, with the scripts loaded again after a NOSCRIPT (see reloadScripts): the job's retry then goes through. */
+  const addFlow = async (tree: Parameters<FlowProducer['add']>[0]) => {
+    try {
+      return await flow.add(tree);
+    } catch (e) {
+      if (/NOSCRIPT/.test(String((e as Error | undefined)?.message))) {
+        metrics.count(queues.jobs, 'noscript');
+        await reloadScripts(connection).catch(() => undefined);
+      }
+      throw e;
+    }
+  };
+
   // ---------------------------------------------------------------- intake
   const intake = async (job: Job<IntakeData>, token?: string): Promise<unknown> => {
     // Back after the flow was added: children done (resumed by BullMQ), or — after a crash between
@@ -120,7 +133,9 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
     const payload = validateJob(job.data.payload);
     if (payload instanceof VirtError) throw userFailure(payload);
     if (!isParserOp(payload.op)) {
-      await scheduleQueue.add(payload.op, payload, { jobId: job.id, attempts });
+      // An infrastructure fault in the scheduler is retried with backoff, as the stages' are: without it
+      // the attempts were spent within milliseconds of a Redis or NATS restart.
+      await scheduleQueue.add(payload.op, payload, { jobId: job.id, attempts, backoff: childOpts.backoff });
       return { handedOn: queues.schedule, jobId: job.id };
     }
     switch (payload.op) {
@@ -155,16 +170,20 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
     });
     const parent = { id: job.id!, queue: job.queueQualifiedName };
     const data = (d: Partial<StageData>): StageData => ({ intake: job.id!, driver: parsed.driver, ...d });
+    const postparse = { name: 'postparse', queueName: queues.postparse(parsed.driver), data: data({ xml: parsed.xml }), opts: { ...childOpts, jobId: `${job.id}.postparse` } };
+    // The policy stage runs when the operator registered stages (the intake loads the same
+    // modules as the policy workers: policy.ts); with none, its job would only pass the
+    // result on, so the post-parse job is the intake's child and 'policy' is reported at the store.
+    const policyStages = registry.stages.length > 0;
     // 'parsed' and the flow go to Redis together (one round trip less per job); the step is
     // recorded only once the flow exists, so a job found at 'waiting' always has its stages.
     await Promise.all([
       job.updateProgress('parsed'),
-      flow.add({
-        name: 'policy', queueName: queues.policy, data: data({}), opts: { ...childOpts, jobId: `${job.id}.policy`, parent },
-        children: [{ name: 'postparse', queueName: queues.postparse(parsed.driver), data: data({ xml: parsed.xml }), opts: { ...childOpts, jobId: `${job.id}.postparse` } }],
-      }),
+      addFlow(policyStages
+        ? { name: 'policy', queueName: queues.policy, data: data({}), opts: { ...childOpts, jobId: `${job.id}.policy`, parent }, children: [postparse] }
+        : { ...postparse, opts: { ...postparse.opts, parent } }),
     ]);
-    await job.updateData({ ...job.data, step: 'waiting' });
+    await job.updateData({ ...job.data, step: 'waiting', ...(policyStages ? {} : { policy: 'none' as const }) });
     return waitThenStore(job, token);
   };
 
@@ -184,6 +203,8 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
   const store_ = async (job: Job<IntakeData>, value?: StageResult | PassOn): Promise<JobResult> => {
     const result = await stageResult(job, value);
     if ('error' in result) throw userFailure(VirtError.fromJSON(result.error));
+    // No policy stage ran: the step is reported here, before 'stored', as the stage would have.
+    if (job.data.policy === 'none') await job.updateProgress('policy').catch(() => metrics.count(queues.jobs, 'progress-lost'));
     const e = result.ok;
     const r = await userErrors(async () => {
       // A retried store step after an append that landed: the name is already ours and the
@@ -317,6 +338,24 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
       for (const c of conns) c.disconnect();
     },
   };
+}
+
+/**
+ * Loads every Lua script of a connection into Redis again (SCRIPT LOAD, one pipeline). ioredis marks a
+ * script "loaded" on a socket once it has sent its EVAL there, whether or not the script ran, and a
+ * NOSCRIPT answered inside MULTI/EXEC never clears the mark (only a standalone call's does). Right after
+ * a Redis restart, an EVAL refused on the new socket (LOADING, or its transaction aborted) leaves the
+ * mark set while Redis has no script, and from then on every flow.add (BullMQ's flows are one MULTI)
+ * on that connection fails NOSCRIPT, each retry too, until some standalone call of the same script
+ * happens to clear it (ioredis#1497's window, made lasting). Found by issue 9's chaos suite: define
+ * jobs failed NOSCRIPT once their retries ran out.
+ */
+export async function reloadScripts(redis: Redis): Promise<void> {
+  const scripts = Object.values((redis as unknown as { scriptsSet: Record<string, { readonly lua: string }> }).scriptsSet ?? {});
+  if (scripts.length === 0) return;
+  const p = redis.pipeline();
+  for (const s of scripts) p.script('LOAD', s.lua);
+  await p.exec();
 }
 
 function driverDefaults(registry: DriverRegistry, caps: Capabilities) {

@@ -15,6 +15,8 @@ export interface IntakeData {
   readonly step?: 'intake' | 'waiting';
   /** Who submitted it (ratelimit.ts): the client's id, a short token. */
   readonly client?: string;
+  /** 'none': no policy stage was registered when its flow was added (the post-parse job is its child). */
+  readonly policy?: 'none';
 }
 
 /** A post-parse (and policy) stage's result. */

@@ -128,12 +128,20 @@ export class LiveInventory {
     return this.#seq;
   }
 
-  /** Resolves once every message the stream held when called has been read (its last sequence at least). */
-  async caughtUp(): Promise<void> {
+  /**
+   * Resolves once every message the stream held when called has been read
+   * (its last sequence at least): true, or false when `timeoutMs` ran out first.
+   */
+  async caughtUp(timeoutMs?: number): Promise<boolean> {
     const info = await this.#store.jsm.streams.info(this.#store.stream);
     const last = info.state.last_seq;
-    if (last <= this.#seq) return;
-    await new Promise<void>((resolve) => this.#waiters.add({ seq: last, resolve }));
+    if (last <= this.#seq) return true;
+    return new Promise<boolean>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const w = { seq: last, resolve: () => (clearTimeout(timer), resolve(true)) };
+      this.#waiters.add(w);
+      if (timeoutMs !== undefined) timer = setTimeout(() => (this.#waiters.delete(w), resolve(false)), timeoutMs);
+    });
   }
 
   #flush(): void {

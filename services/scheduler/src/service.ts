@@ -162,7 +162,9 @@ export async function startScheduler(opts: SchedulerOptions): Promise<SchedulerS
       if (payload.op === 'start') {
         const r = await startDomain(startCtx, {
           uuid: payload.uuid, correlationId: job.id!, ...withHints(hintsOf(payload)),
-          progress: (attempts) => job.updateProgress({ attempts }),
+          rerun: job.attemptsMade > 0 || (job.attemptsStarted ?? 1) > 1 || (job.stalledCounter ?? 0) > 0,
+          // Progress is informational: Redis restarting must not fail a start that went through (its retry would find it done).
+          progress: (attempts) => job.updateProgress({ attempts }).catch(() => undefined),
         });
         log('info', 'domain started', { job: job.id, uuid: r.uuid, hostId: r.hostId, attempts: r.attempts.length });
         return r;

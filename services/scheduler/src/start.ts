@@ -14,10 +14,10 @@
  * define command is needed: the parser has appended DomainDefined already.
  */
 import {
-  VirtError, formatExplain, makeCommand, parseDomainXML, place, placedData, placementRequest,
-  type CommandOutcome, type DomainState, type Placement, type PlacementRequest, type SchedulerConfig, type SchedulerHints,
+  VirtError, formatExplain, isVirtError, makeCommand, parseDomainXML, place, placedData, placementRequest,
+  type CommandOutcome, type DomainState, type HostClaim, type Placement, type PlacementRequest, type SchedulerConfig, type SchedulerHints,
 } from '@virtflow/model';
-import { domainRef, sendCommand, type CommandResultWatcher, type EventStore } from '@virtflow/runtime';
+import { domainRef, isConcurrencyError, sendCommand, type CommandResultWatcher, type EventStore } from '@virtflow/runtime';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { claim, heldClaims, release, type ClaimsContext, type Ids } from './claims.ts';
 import type { LiveInventory } from './inventory.ts';
@@ -38,6 +38,8 @@ export interface StartContext {
   readonly newId: () => string;
   readonly now: () => Date;
   readonly metrics?: SchedulerMetrics;
+  /** How long a refusal waits for the live inventory to catch up with the log before the start is retried instead (10 s). */
+  readonly catchUpMs?: number;
 }
 
 export type AttemptOutcome = 'started' | 'failed' | 'claim-lost';
@@ -56,6 +58,8 @@ export interface StartArgs {
   /** The job's id: every event and command of the start carries it. */
   readonly correlationId: string;
   readonly paused?: boolean;
+  /** The job ran before (a retry, or a run after a crash): its earlier runs may have left claims, looked for on a caught-up view. */
+  readonly rerun?: boolean;
   /** Each attempt as it ends (job progress). */
   readonly progress?: (attempts: readonly StartAttempt[]) => Promise<void> | void;
 }
@@ -103,8 +107,30 @@ export function noHostFits(p: Placement, attempts: readonly StartAttempt[]): Vir
 }
 
 export async function startDomain(ctx: StartContext, args: StartArgs): Promise<StartResult> {
-  const { uuid } = args;
   const ids: Ids = { correlationId: args.correlationId };
+  // Earlier runs' claims are in the log before this run begins; on a view behind it they would be missed.
+  if (args.rerun) await ctx.live.caughtUp(ctx.catchUpMs ?? CATCH_UP_MS);
+  const before = claimsOf(ctx, args.uuid);
+  let r: StartResult;
+  try {
+    r = await startOnce(ctx, args, ids);
+  } catch (e) {
+    // Refused for good (the user's error): no claim of this job may outlive it but the one where the log places
+    // the domain (a start that timed out may still boot there). Anything else is retried, and the retry tidies up.
+    if (isVirtError(e) && !isConcurrencyError(e)) {
+      const placed = (await ctx.store.load(domainRef(args.uuid)).catch(() => undefined))?.state?.hostId;
+      await releaseLeftClaims(ctx, args.uuid, placed, ids, new Map()).catch(() => undefined);
+    }
+    throw e;
+  }
+  await releaseLeftClaims(ctx, args.uuid, r.hostId, ids, before);
+  return r;
+}
+
+const CATCH_UP_MS = 10_000;
+
+async function startOnce(ctx: StartContext, args: StartArgs, ids: Ids): Promise<StartResult> {
+  const { uuid } = args;
   const loaded = await ctx.store.load(domainRef(uuid));
   const s = loaded.state;
   if (!s?.defined) throw new VirtError('NO_DOMAIN', `no domain with matching uuid '${uuid}'`, '/uuid');
@@ -127,7 +153,7 @@ export async function startDomain(ctx: StartContext, args: StartArgs): Promise<S
   let summary = '';
   while (starts < ctx.maxHosts) {
     const req: PlacementRequest = { ...base, hints: { ...base.hints, excludeHosts: excluded } };
-    const p = place(ctx.live.current(), req, ctx.scheduler, ctx.random ? { random: ctx.random } : {});
+    const p = await placeOnCaughtUpView(ctx, req);
     if (!p.claim) {
       ctx.metrics?.placements.inc({ outcome: 'no-host' });
       if (lastPlaced) await giveUpPlacement(ctx, uuid, lastPlaced, 'no host left to try', ids);
@@ -213,4 +239,58 @@ async function ownStart(ctx: StartContext, uuid: string, correlationId: string):
   const started = events.map((e) => e.event).filter((e) => e.type === 'DomainStarted' && e.correlationId === correlationId);
   const last = started.at(-1);
   return last?.type === 'DomainStarted' ? last.data.hostId : undefined;
+}
+
+/**
+ * The placement on the live inventory. A refusal ("no host fits") fails the
+ * job for good, so it is only given on a view that has read the log as it
+ * stands now: the inventory may lag (its subscription catching up after a
+ * nats-server restart), and meanwhile it holds this scheduler's own claims
+ * (applyLocal) but not the releases and stops after them, so its hosts look
+ * fuller than they are. A view that cannot catch up within `catchUpMs` is an
+ * infrastructure fault: thrown as a plain Error, the job is retried.
+ */
+async function placeOnCaughtUpView(ctx: StartContext, req: PlacementRequest): Promise<Placement> {
+  const opts = ctx.random ? { random: ctx.random } : {};
+  const p = place(ctx.live.current(), req, ctx.scheduler, opts);
+  if (p.claim) return p;
+  const at = ctx.live.seq;
+  const ms = ctx.catchUpMs ?? CATCH_UP_MS;
+  if (!(await ctx.live.caughtUp(ms))) {
+    throw new Error(`the scheduler's view of the event log (at sequence ${ctx.live.seq}) did not catch up with the log within ${ms} ms; not refusing the start on it: ${p.summary}`);
+  }
+  return ctx.live.seq === at ? p : place(ctx.live.current(), req, ctx.scheduler, opts);
+}
+
+/** hostId → the domain's claim there, as the live inventory (the fold of every host's stream) has it; migration claims left out. */
+function claimsOf(ctx: StartContext, uuid: string): Map<string, HostClaim> {
+  const out = new Map<string, HostClaim>();
+  for (const [hostId, facts] of ctx.live.current().facts) {
+    const c = facts.claims && Object.hasOwn(facts.claims, uuid) ? facts.claims[uuid] : undefined;
+    if (c && c.migrateFrom === undefined) out.set(hostId, c);
+  }
+  return out;
+}
+
+/**
+ * A start job can run more than once (its scheduler killed mid-start, and
+ * BullMQ's stalled-job check hands it on; a lost lock), and each run may
+ * claim on another host: the claim on a host the last run did not end up on
+ * is capacity nobody gives back (the stop watcher only releases the host
+ * the domain stops on). Once the domain runs on `keep` (or, failed for
+ * good, nowhere), every other claim of the domain made by this job, and
+ * every one that was already there when this run began (a start before it
+ * that died between its claim and its placement), is given back, by claim
+ * id: idempotent, and a newer claim of the domain (a start after this one)
+ * stays. Migration claims are not a start's and are left alone.
+ */
+async function releaseLeftClaims(ctx: StartContext, uuid: string, keep: string | undefined, ids: Ids, before: ReadonlyMap<string, HostClaim>): Promise<void> {
+  for (const [hostId, c] of claimsOf(ctx, uuid)) {
+    if (hostId === keep) continue;
+    if (c.correlationId !== ids.correlationId && before.get(hostId)?.id !== c.id) continue;
+    const why = `claim left by ${c.correlationId === ids.correlationId ? 'an earlier run of this start job' : `start job ${c.correlationId}`}: the domain ${keep ? `runs on host '${keep}'` : 'did not start'}`;
+    const r = await release(ctx.claims, hostId, uuid, why, ids, { claimId: c.id });
+    if (r.event) ctx.live.applyLocal([r.event]);
+    if (r.released) ctx.metrics?.claims.inc({ outcome: 'released' });
+  }
 }

@@ -20,6 +20,17 @@
  * messages recreates it at the acknowledged floor + 1: everything not
  * acknowledged is delivered again, in order. One subscriber per durable name
  * at a time (a second one would reset the first).
+ *
+ * Pulls expire after `pullExpiresMs` (2 s), not nats.js's 30 s: the client
+ * learns that a pull was lost only from missed idle heartbeats (half the
+ * expiry, two of them), and one is lost when a nats-server restarts under
+ * load (the ordered consumer is recreated on the reconnect and its first
+ * pull goes unanswered while JetStream comes back). With 30 s a follower sat
+ * 30-45 s behind the log after such a restart, every time in
+ * test/scheduler/nats-restart.test.ts (issue 9: the scheduler's inventory
+ * froze, and its hosts filled up with its own claims); with 2 s it catches
+ * up within a few seconds. The cost: an idle subscription renews its pull
+ * every 2 s and hears a heartbeat every second.
  */
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type ConsumerConfig, type ConsumerInfo, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
@@ -37,7 +48,11 @@ export interface SubscribeOptions {
   readonly batch?: number;
   /** How long a handler may take before the server offers the event again (5 min). */
   readonly ackWaitMs?: number;
+  /** How long a pull waits on the server; a lost pull is noticed within about 1.5 times this (2 s; at least 1 s). */
+  readonly pullExpiresMs?: number;
 }
+
+export const DEFAULT_PULL_EXPIRES_MS = 2_000;
 
 export interface Delivery {
   readonly event: AnyEvent;
@@ -145,15 +160,16 @@ export class EventSubscription implements AsyncIterable<Delivery> {
 
   async #open(): Promise<ConsumerMessages> {
     const { js } = this.#store;
-    const max_messages = this.#opts.batch ?? 256;
+    // idle_heartbeat is half of expires (nats.js's default), so a lost pull shows within ~1.5 expiries.
+    const pull = { max_messages: this.#opts.batch ?? 256, expires: Math.max(1_000, this.#opts.pullExpiresMs ?? DEFAULT_PULL_EXPIRES_MS) };
     if (this.#opts.durable === undefined) {
       const c = await js.consumers.get(this.#store.stream, { filter_subjects: this.filter, ...startOf(this.#opts.from) });
-      return c.consume({ max_messages });
+      return c.consume(pull);
     }
     const ci = await this.#durable(this.#opts.durable);
     this.#handled = ci.ack_floor.stream_seq;
     const c = await js.consumers.get(this.#store.stream, ci.name);
-    return c.consume({ max_messages });
+    return c.consume(pull);
   }
 
   /** The durable consumer, created on first use, reset to its ack floor when it has messages in flight. */
