@@ -85,6 +85,10 @@ describe('docker-compose.yml', () => {
       assert.ok(cmd.includes('-js') && cmd.includes('--cluster_name') && cmd.includes('--routes'), n);
       assert.equal(cmd[cmd.indexOf('--routes') + 1], 'nats://nats1:6222,nats://nats2:6222,nats://nats3:6222');
     }
+    // Three JetStream nodes, and every service asks for three copies of what it creates.
+    for (const [name, s] of Object.entries(c.services)) {
+      if (s.environment?.VIRTFLOW_NATS_URL) assert.equal(s.environment.VIRTFLOW_NATS_REPLICAS, '3', name);
+    }
     for (const a of ['agent1', 'agent2']) {
       assert.equal(raw[a]!.privileged, true, a);
       assert.deepEqual(raw[a]!.devices, ['/dev/kvm:/dev/kvm']);
@@ -132,6 +136,8 @@ describe('docker-compose.yml', () => {
         // The containers' host names → the harness's servers; the rest as the file says.
         env.VIRTFLOW_REDIS_URL = env.VIRTFLOW_REDIS_URL!.replace('redis://redis:6379', servers.redisUrl);
         env.VIRTFLOW_NATS_URL = env.VIRTFLOW_NATS_URL!.replace(/nats:\/\/nats\d:4222/g, servers.natsUrl);
+        // The harness runs one nats-server, where three replicas cannot be placed (the compose file's three nodes can).
+        if (env.VIRTFLOW_NATS_REPLICAS) env.VIRTFLOW_NATS_REPLICAS = '1';
         env.VIRTFLOW_HTTP_HOST = '127.0.0.1';
         env.VIRTFLOW_HTTP_PORT = String(port);
         if (env.VIRTFLOW_RUN_DIR) {

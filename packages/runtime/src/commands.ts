@@ -21,6 +21,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { VirtError, encodeCommand, subjects, type Command, type CommandOutcome } from '@virtflow/model';
 import { textDecoder } from './events/codec.ts';
 import { createBucket } from './kv-create.ts';
+import { replicasOf } from './events/nats.ts';
 
 export const COMMAND_STREAM = 'VIRT_COMMANDS';
 export const COMMAND_RESULTS_BUCKET = 'VIRT_COMMAND_RESULTS';
@@ -36,10 +37,23 @@ export interface CommandStreamOptions {
   readonly replicas?: number;
 }
 
-/** Creates the commands stream when it is missing; an existing one is left as it is. */
+/** A manager to raise an existing bucket's replicas with, when more than one is wanted. */
+async function managerIfReplicated(nc: NatsConnection, replicas: number | undefined): Promise<[JetStreamManager] | []> {
+  return (replicas ?? replicasOf(nc)) > 1 ? [await jetstreamManager(nc)] : [];
+}
+
+/**
+ * Creates the commands stream when it is missing (with the replicas of the
+ * connection, see connectNats); an existing one is left as it is, but for
+ * more replicas when more are wanted.
+ */
 export async function ensureCommandStream(jsm: JetStreamManager, opts: CommandStreamOptions = {}): Promise<void> {
+  // The manager's connection carries the deployment's replica count (nats.js keeps it as `nc`).
+  const replicas = opts.replicas ?? replicasOf((jsm as unknown as { nc?: NatsConnection }).nc);
+  opts = { ...opts, replicas };
   try {
-    await jsm.streams.info(COMMAND_STREAM);
+    const info = await jsm.streams.info(COMMAND_STREAM);
+    if (info.config.num_replicas < replicas) await jsm.streams.update(COMMAND_STREAM, { ...info.config, num_replicas: replicas });
     return;
   } catch (e) {
     if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
@@ -64,13 +78,13 @@ export async function ensureCommandStream(jsm: JetStreamManager, opts: CommandSt
 }
 
 /** The bucket of command outcomes (kept a day unless told otherwise). */
-export function openCommandResults(nc: NatsConnection, opts: { readonly ttlMs?: number; readonly replicas?: number } = {}): Promise<KV> {
-  return createBucket(new Kvm(nc), COMMAND_RESULTS_BUCKET, { history: 1, ttl: opts.ttlMs ?? 86_400_000, replicas: opts.replicas ?? 1 });
+export async function openCommandResults(nc: NatsConnection, opts: { readonly ttlMs?: number; readonly replicas?: number } = {}): Promise<KV> {
+  return createBucket(new Kvm(nc), COMMAND_RESULTS_BUCKET, { history: 1, ttl: opts.ttlMs ?? 86_400_000, replicas: opts.replicas ?? replicasOf(nc) }, ...(await managerIfReplicated(nc, opts.replicas)));
 }
 
 /** The bucket of host heartbeats; a key disappears `ttlMs` after its last refresh. */
-export function openHeartbeats(nc: NatsConnection, opts: { readonly ttlMs?: number; readonly replicas?: number } = {}): Promise<KV> {
-  return createBucket(new Kvm(nc), HEARTBEAT_BUCKET, { history: 1, ttl: opts.ttlMs ?? 15_000, replicas: opts.replicas ?? 1 });
+export async function openHeartbeats(nc: NatsConnection, opts: { readonly ttlMs?: number; readonly replicas?: number } = {}): Promise<KV> {
+  return createBucket(new Kvm(nc), HEARTBEAT_BUCKET, { history: 1, ttl: opts.ttlMs ?? 15_000, replicas: opts.replicas ?? replicasOf(nc) }, ...(await managerIfReplicated(nc, opts.replicas)));
 }
 
 /** What an agent writes in its heartbeat (key = host id). */

@@ -8,6 +8,8 @@ export interface Config {
   readonly redisUrl: string;
   /** VIRTFLOW_NATS_URL (nats://127.0.0.1:4222): the event store; a comma-separated list for a cluster. */
   readonly natsUrl: readonly string[];
+  /** VIRTFLOW_NATS_REPLICAS (1): copies of each stream and bucket virtflow creates (3 on a three-node JetStream cluster). */
+  readonly natsReplicas: number;
   /** VIRTFLOW_HOST_ID (the machine's hostname): the node this process runs on. */
   readonly hostId: string;
   /** VIRTFLOW_HTTP_PORT (9464; 0: any free port): /healthz and /metrics. */
@@ -88,6 +90,7 @@ export function loadConfig(env: Env = process.env, defaults: { readonly hostId?:
   return Object.freeze({
     redisUrl: url(env, 'VIRTFLOW_REDIS_URL', 'redis://127.0.0.1:6379', ['redis', 'rediss']),
     natsUrl: Object.freeze(natsUrl),
+    natsReplicas: int(env, 'VIRTFLOW_NATS_REPLICAS', 1, 1, 5),
     hostId,
     httpPort: int(env, 'VIRTFLOW_HTTP_PORT', 9464, 0, 65535),
     httpHost: env.VIRTFLOW_HTTP_HOST?.trim() || '127.0.0.1',

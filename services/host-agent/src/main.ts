@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   const log = jsonLogger({ service: 'virtflow-agent', hostId: config.hostId }, config.logLevel);
   mkdirSync(agentConfig.runDir, { recursive: true });
   const hypervisor = await hypervisorFor(agentConfig);
-  const nc = await connectNats([...config.natsUrl], natsOptions);
+  const nc = await connectNats([...config.natsUrl], { ...natsOptions, replicas: config.natsReplicas });
   const store = await EventStore.open(nc);
   const metrics = new AgentMetrics();
   const agent = await Agent.start({

@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     console.error(`virtflow-parser: VIRTFLOW_POLICY_STAGES: ${(e as Error).message}`);
     process.exit(2);
   }
-  const nc = await connectNats([...config.natsUrl], natsOptions);
+  const nc = await connectNats([...config.natsUrl], { ...natsOptions, replicas: config.natsReplicas });
   const store = await EventStore.open(nc);
   const caps = await hostCapabilities();
   const parser = await startParser({

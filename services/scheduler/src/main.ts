@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger({ service: 'virtflow-scheduler', level: config.logLevel, base: { hostId: config.hostId } });
   const log = (level: LogLevel, msg: string, fields: Readonly<Record<string, unknown>> = {}) => logger[level]({ ...fields }, msg);
-  const nc = await connectNats([...config.natsUrl], natsOptions);
+  const nc = await connectNats([...config.natsUrl], { ...natsOptions, replicas: config.natsReplicas });
   // Snapshots often: a host aggregate gains an event per claim and per release.
   const store = await EventStore.open(nc, { snapshotEvery: 25 });
   const scheduler = await startScheduler({

@@ -65,10 +65,10 @@ async function redisUp(url: string, timeoutMs: number, sec: ConnectionSecurity):
   }
 }
 
-async function natsUp(urls: string[], timeoutMs: number, sec: ConnectionSecurity): Promise<NatsConnection> {
+async function natsUp(urls: string[], timeoutMs: number, sec: ConnectionSecurity, replicas: number): Promise<NatsConnection> {
   try {
     // The first connect fails after `timeout` (reconnecting forever applies once connected): a wrong URL must fail, not hang.
-    const opts: NatsOptions = { ...sec.nats, timeout: timeoutMs };
+    const opts: NatsOptions = { ...sec.nats, timeout: timeoutMs, replicas };
     return await connectNats(urls, opts);
   } catch (e) {
     throw connectFailure('NATS', urls.join(','), e as Error, sec.config);
@@ -88,7 +88,7 @@ export async function connect(opts: ConnectOptions = {}): Promise<VirtflowClient
   }
   const sec = connectionSecurity(env);
   const connectMs = opts.connectTimeoutMs ?? 10_000;
-  const [r, n] = await Promise.allSettled([redisUp(config.redisUrl, connectMs, sec), natsUp([...config.natsUrl], connectMs, sec)]);
+  const [r, n] = await Promise.allSettled([redisUp(config.redisUrl, connectMs, sec), natsUp([...config.natsUrl], connectMs, sec, config.natsReplicas)]);
   if (r.status === 'rejected' || n.status === 'rejected') {
     // Whichever side did connect is closed again: an open connection would keep the process alive.
     if (r.status === 'fulfilled') for (const c of r.value) c.disconnect();

@@ -7,6 +7,6 @@ export { eventStreamConfig, ensureEventStream, serverVersion, supportsSubjectWil
 export { Projector, readBucket, type ProjectorOptions, type RebuildStats } from './projector.ts';
 export { ProjectionReader, type ProjectionDump } from './reader.ts';
 export { keys as projectionKeys, keyToken, generation as projectionGeneration, type Generation, type GenerationState } from './kvlayout.ts';
-export { connectNats, type NatsOptions } from './nats.ts';
+export { connectNats, replicasOf, type NatsOptions } from './nats.ts';
 export { defineDomain, undefineDomain, type DefineResult } from './domains.ts';
 export { type ReadStrategy } from './aggregate-read.ts';

@@ -85,6 +85,7 @@ import { readByConsumer, readBySubjects, subjectHeads, type AggregateMessages, t
 import { DEFAULT_DUPLICATE_WINDOW_MS, ensureEventStream, supportsSubjectWildcardCheck, type StreamOptions } from './stream.ts';
 import { EventSubscription, type SubscribeOptions } from './subscribe.ts';
 import { createBucket } from '../kv-create.ts';
+import { replicasOf } from './nats.ts';
 
 export type ConcurrencyMode = 'subject-wildcard' | 'msg-id';
 
@@ -208,8 +209,9 @@ export class EventStore {
     const jsm = await jetstreamManager(nc, { timeout });
     const js = jetstream(nc, { timeout });
     // The window the stream really has (another process may have opened it with a shorter one) bounds ours.
-    const window = Math.min(await ensureEventStream(jsm, opts), opts.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS);
-    const snapshots = await createBucket(new Kvm(js), opts.snapshotBucket ?? 'VIRT_SNAPSHOTS', { history: 1, replicas: opts.replicas ?? 1 });
+    const replicas = opts.replicas ?? replicasOf(nc);
+    const window = Math.min(await ensureEventStream(jsm, { ...opts, replicas }), opts.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS);
+    const snapshots = await createBucket(new Kvm(js), opts.snapshotBucket ?? 'VIRT_SNAPSHOTS', { history: 1, replicas }, jsm);
     const wildcard = supportsSubjectWildcardCheck(nc);
     const want = opts.concurrency ?? 'auto';
     if (want === 'subject-wildcard' && !wildcard) {

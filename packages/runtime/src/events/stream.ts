@@ -49,8 +49,10 @@ export async function ensureEventStream(jsm: JetStreamManager, opts: StreamOptio
   try {
     const info = await jsm.streams.info(want.name);
     const have = info.config;
-    if (have.duplicate_window !== want.duplicate_window || have.allow_direct !== true) {
-      await jsm.streams.update(want.name, { ...have, duplicate_window: want.duplicate_window!, allow_direct: true });
+    // Replicas only grow here: a process configured for fewer (a client left at the default) never shrinks the cluster's copies.
+    const replicas = Math.max(have.num_replicas, want.num_replicas ?? 1);
+    if (have.duplicate_window !== want.duplicate_window || have.allow_direct !== true || replicas !== have.num_replicas) {
+      await jsm.streams.update(want.name, { ...have, duplicate_window: want.duplicate_window!, allow_direct: true, num_replicas: replicas });
     }
   } catch (e) {
     if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
