@@ -11,6 +11,7 @@ import type { DomainDraft } from '../types.ts';
 import type { ParseRule } from './index.ts';
 import { maxVcpus } from './numa.ts';
 import { attrPath, extraChildren, propEnum, propInt, propUInt, toUInt } from './xmlprop.ts';
+import { unitMultiplier } from '../../util/units.ts';
 
 const SCHED_POLICIES = ['none', 'batch', 'idle', 'fifo', 'rr'];
 
@@ -197,6 +198,21 @@ function parseMonitors(monitors: Array<{ level?: string; vcpus?: string }>, tag:
   return monitors.length;
 }
 
+const ULLONG_MAX = 18446744073709551615n;
+
+/** virParseScaledValue('./@size', './@unit', 1024 bytes a unit, up to ULLONG_MAX, required), in libvirt's words. */
+function cacheSize(size: string | undefined, unit: string | undefined, at: string): bigint {
+  const sp = attrPath(at, 'size');
+  if (size === undefined || size === '') throw new VirtError('XML_ERROR', "missing element or attribute './@size'", sp);
+  const digits = /^\s*\+?([0-9]+)$/.exec(size)?.[1];
+  if (digits === undefined || BigInt(digits) > ULLONG_MAX) throw new VirtError('XML_ERROR', `Invalid value '${size}' for element or attribute './@size'`, sp);
+  const mult = unitMultiplier(unit || undefined, 1024n);
+  if (mult === undefined) throw new VirtError('INVALID_ARG', `unknown suffix '${unit}'`, attrPath(at, 'unit'));
+  const n = BigInt(digits);
+  if (n > ULLONG_MAX / mult) throw new VirtError('OVERFLOW', `value too large: ${n}${unit ?? ''}`, sp);
+  return n * mult;
+}
+
 function resctrlParse(def: DomainDraft, max: number): void {
   const ct = def.cputune!;
   const groups: Resctrl[] = [];
@@ -211,6 +227,7 @@ function resctrlParse(def: DomainDraft, max: number): void {
       const id = propUInt(cache.id, 'id', 'cache', cp, { required: true })!;
       const level = propUInt(cache.level, 'level', 'cache', cp, { required: true })!;
       const type = propEnum(cache.type, 'type', 'cache', cp, ['both', 'code', 'data'], { required: true })!;
+      cacheSize(cache.size, cache.unit, cp);
       if (cacheCollides(g, level, type, id)) {
         throw new VirtError('XML_ERROR', `Colliding cache allocations for cache level '${level}' id '${id}', type '${type}'`, cp);
       }
