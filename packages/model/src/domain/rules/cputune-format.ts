@@ -52,7 +52,7 @@ export const cputunePinsAndScheds: ParseRule = (def) => {
   const ct = def.cputune as Cputune | undefined;
   if (!ct) return;
   const max = maxVcpus(def);
-  const iothreads = [...iothreadIds(def)];
+  const iothreads = iothreadIds(def);
   if (ct.vcpupins) {
     const pins = new Map<number, string>();
     for (const p of ct.vcpupins) {
@@ -71,7 +71,7 @@ export const cputunePinsAndScheds: ParseRule = (def) => {
       const id = parseUInt32(p.iothread);
       if (id !== undefined) pins.set(id, formatBitmap(bitmap(p.cpuset)));
     }
-    ct.iothreadpins = iothreads.filter((id) => pins.has(id)).map((id) => ({ iothread: String(id), cpuset: pins.get(id)! }));
+    ct.iothreadpins = iothreads.order(pins.keys()).map((id) => ({ iothread: String(id), cpuset: pins.get(id)! }));
   }
   if (ct.vcpuscheds) {
     const byId = new Map<number, Sched>();
@@ -81,7 +81,7 @@ export const cputunePinsAndScheds: ParseRule = (def) => {
   if (ct.iothreadscheds) {
     const byId = new Map<number, Sched>();
     for (const s of ct.iothreadscheds) for (const id of bitmap(s.iothreads)) byId.set(id, schedAttrs(s));
-    ct.iothreadscheds = iothreads.filter((id) => byId.has(id)).map((id) => ({ iothreads: String(id), ...byId.get(id)! }));
+    ct.iothreadscheds = iothreads.order(byId.keys()).map((id) => ({ iothreads: String(id), ...byId.get(id)! }));
   }
   const es = ct.emulatorsched;
   if (es?.scheduler !== undefined) {

@@ -12,11 +12,12 @@ import type { ParseRule } from './index.ts';
 import { maxVcpus } from './numa.ts';
 import { attrPath, extraChildren, propEnum, propInt, propUInt, toUInt } from './xmlprop.ts';
 import { unitMultiplier } from '../../util/units.ts';
+import { IothreadIds } from '../../util/iothread-ids.ts';
 
 const SCHED_POLICIES = ['none', 'batch', 'idle', 'fifo', 'rr'];
 
-/** The iothread ids a domain has: those listed, then the lowest free ids up to <iothreads>. */
-export function iothreadIds(def: DomainDraft): Set<number> {
+/** The iothread ids a domain has: those listed, then the lowest free ids up to <iothreads> (checked as libvirt reads them). */
+export function iothreadIds(def: DomainDraft): IothreadIds {
   const ids = new Set<number>();
   const listed = def.iothreadids?.iothreads ?? [];
   listed.forEach((t, i) => {
@@ -34,8 +35,7 @@ export function iothreadIds(def: DomainDraft): Set<number> {
     if (n === undefined) throw new VirtError('XML_ERROR', `invalid iothreads count '${def.iothreads}'`, '/domain/iothreads');
     count = n;
   }
-  for (let id = 1; ids.size < count; id++) ids.add(id);
-  return ids;
+  return new IothreadIds([...ids], count);
 }
 
 function cpuset(text: string | undefined, what: string, at: string): Set<number> {

@@ -166,7 +166,7 @@ export const controller: DeviceValidator<QemuData, 'controller'> = {
             if (addr !== undefined && addr !== 'pci' && addr !== 'ccw') {
               unsupported('virtio-scsi IOThreads only available for virtio pci and virtio ccw controllers', `${p}/address/@type`);
             }
-            if (!iothreadIds(def).includes(iothread)) unsupported(`controller iothread '${iothread}' not defined in iothreadid`, `${p}/driver/@iothread`);
+            if (!iothreadIds(def).has(iothread)) unsupported(`controller iothread '${iothread}' not defined in iothreadid`, `${p}/driver/@iothread`);
           }
         } else if (model === 'ncr53c90') {
           if (idx !== 0) unsupported('ncr53c90 can only be used as first SCSI controller', `${p}/@index`);

@@ -221,7 +221,7 @@ function frontend(d: DiskDef, def: DomainDef, p: string, has: Has): void {
   const iothread = num(d.driver?.iothread) ?? 0;
   if (iothread) {
     if (bus !== 'virtio') unsupported(`IOThreads not available for bus ${bus} target ${dst}`, `${p}/driver/@iothread`);
-    if (!iothreadIds(def).includes(iothread)) unsupported(`Disk iothread '${iothread}' not defined in iothreadid`, `${p}/driver/@iothread`);
+    if (!iothreadIds(def).has(iothread)) unsupported(`Disk iothread '${iothread}' not defined in iothreadid`, `${p}/driver/@iothread`);
   }
 }
 

@@ -10,6 +10,7 @@ import { VirtError, type ErrorCode } from '../../errors.ts';
 import { unitMultiplier } from '../../util/units.ts';
 import type { Ctx } from '../../postparse/types.ts';
 import type { QemuData } from './data.ts';
+import { IothreadIds } from '../../util/iothread-ids.ts';
 
 /** A capability-flag test: virQEMUCapsGet on the domain's emulator, by the flag's cache name (`qemu-xhci`). */
 export type Has = (flag: string) => boolean;
@@ -175,9 +176,6 @@ export function requireSharedMemory(def: DomainDef, name: string, path: string):
  * to the <iothreads> count with the lowest unused ids, as post-parse does
  * (virDomainDefPostParseIOThreads).
  */
-export function iothreadIds(def: DomainDef): number[] {
-  const ids = (def.iothreadids?.iothreads ?? []).map((t) => num(t.id) ?? 0);
-  const n = num(def.iothreads) ?? 0;
-  for (let next = 1; ids.length < n; next++) if (!ids.includes(next)) ids.push(next);
-  return ids;
+export function iothreadIds(def: DomainDef): IothreadIds {
+  return new IothreadIds((def.iothreadids?.iothreads ?? []).map((t) => num(t.id) ?? 0), num(def.iothreads) ?? 0);
 }
