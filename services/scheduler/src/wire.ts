@@ -14,7 +14,11 @@ export function userFailure(e: VirtError): UnrecoverableError {
   return new UnrecoverableError(JSON.stringify(e.toJSON()));
 }
 
-/** Runs a job's work; a VirtError is the user's (no retry), except a lost race or a timeout (retried). */
+/**
+ * Runs a job's work; a VirtError is the user's answer (no retry), except a lost race (retried). A
+ * command an agent did not answer in time is OPERATION_TIMEOUT, libvirt's "Timed out during operation":
+ * reported, not retried, since the agent may still carry it out and a blind retry could act twice.
+ */
 export async function asJob<T>(f: () => Promise<T>): Promise<T> {
   try {
     return await f();
