@@ -14,7 +14,7 @@ export interface Warning {
   readonly message: string;
 }
 
-interface CompiledChild {
+export interface CompiledChild {
   readonly name: string;
   readonly key: string;
   readonly many: boolean;
@@ -26,11 +26,13 @@ interface CompiledChild {
   /** The child's compiled spec, once compiled (an element spec). */
   compiled?: Compiled;
 }
-interface Compiled {
+export interface Compiled {
   readonly attrKeys: ReadonlyMap<string, string>;
   readonly childKeys: ReadonlyMap<string, CompiledChild>;
   /** The same, as arrays in spec order: encoding walks them for every element. */
   readonly attrList: ReadonlyArray<readonly [xmlName: string, key: string]>;
+  /** Each attribute's ` name='` as written, in attrList's order. */
+  readonly attrOpen: readonly string[];
   readonly childList: readonly CompiledChild[];
   /**
    * Data key → its place in libvirt's order (attributes, then children), for
@@ -39,10 +41,23 @@ interface Compiled {
    * (with each other, `text` or `$unknown`), which the ordered walk handles.
    */
   readonly slots: ReadonlyMap<string, number> | undefined;
+  /**
+   * The keys of the element last written by this spec, by position, with
+   * their slots (-1: none): elements of a kind mostly have the same keys in
+   * the same order, and comparing a key to the one at its place costs less
+   * than looking it up in `slots`.
+   */
+  readonly seenKeys: string[];
+  readonly seenSlots: number[];
+  /** The same for decoding (codec/fast-decode.ts): the known child last met at each position, */
+  readonly seenChildren: CompiledChild[];
+  /** and the known attribute last met at each position, with its key. */
+  readonly seenAttrs: string[];
+  readonly seenAttrKeys: string[];
 }
 const compiled = new WeakMap<ElementSpec, Compiled>();
 
-function compile(spec: ElementSpec): Compiled {
+export function compile(spec: ElementSpec): Compiled {
   let c = compiled.get(spec);
   if (!c) {
     const attrList = spec.attrs.map((a) => [a, camel(a)] as const);
@@ -52,7 +67,8 @@ function compile(spec: ElementSpec): Compiled {
     });
     const keys = [...attrList.map((a) => a[1]), ...childList.map((x) => x.key)];
     const unique = new Set(keys).size === keys.length && !keys.includes('text') && !keys.includes('$unknown');
-    c = { attrKeys: new Map(attrList), childKeys: new Map(childList.map((x) => [x.name, x])), attrList, childList, slots: unique ? new Map(keys.map((k, i) => [k, i])) : undefined };
+    const attrOpen = attrList.map((a) => ` ${a[0]}='`);
+    c = { attrKeys: new Map(attrList), childKeys: new Map(childList.map((x) => [x.name, x])), attrList, attrOpen, childList, slots: unique ? new Map(keys.map((k, i) => [k, i])) : undefined, seenKeys: [], seenSlots: [], seenChildren: [], seenAttrs: [], seenAttrKeys: [] };
     compiled.set(spec, c);
   }
   return c;
@@ -62,7 +78,7 @@ export function childPath(parent: string, name: string, many: boolean, index: nu
   return many ? `${parent}/${name}[${index}]` : `${parent}/${name}`;
 }
 
-function isTextOnly(el: XmlElement): boolean {
+export function isTextOnly(el: XmlElement): boolean {
   for (const k in el.attrs) return false;
   const kids = el.children;
   for (let i = 0; i < kids.length; i++) if (typeof kids[i] !== 'string') return false;
@@ -276,12 +292,14 @@ function writeWith(name: string, value: unknown, s: Exclude<AnySpec, LazySpec>, 
   }
   const data = value as GenericElement;
   if (c === undefined) c = compile(s);
-  const unknown = data['$unknown'] as Unknown | undefined;
-  const text = data['text'];
-  const hasText = typeof text === 'string' && text !== '';
+  const slotOf = c.slots;
+  // `text` and `$unknown` are read in the walk over the element's keys where the spec
+  // has slots (none of its keys is either): two lookups less on objects of every shape.
+  let unknown: Unknown | undefined;
+  let text: unknown;
   let tag = `${pad}<${name}`;
-  let body: string;
-  if (unknown === undefined && c.slots !== undefined) {
+  let body: string | undefined;
+  if (slotOf !== undefined) {
     // The keys the element has, in libvirt's order (insertion sort: they are few), in
     // buffers kept per depth: the children written meanwhile are deeper and use others
     // (a writer called again at a depth in use, from a hook, gets its own).
@@ -289,51 +307,73 @@ function writeWith(name: string, value: unknown, s: Exclude<AnySpec, LazySpec>, 
     const slots = shared ? (slotBuffers[depth] ??= []) : [];
     const values = shared ? (valueBuffers[depth] ??= []) : [];
     if (shared) buffersBusy[depth] = true;
-    let m = 0;
-    for (const key in data) {
-      const slot = c.slots.get(key);
-      if (slot === undefined) continue;
-      const v = data[key];
-      if (v === undefined) continue;
-      let j = m++;
-      while (j > 0 && slots[j - 1]! > slot) {
-        slots[j] = slots[j - 1]!;
-        values[j] = values[j - 1];
-        j--;
-      }
-      slots[j] = slot;
-      values[j] = v;
-    }
-    const nAttrs = c.attrList.length;
-    const dropHere = prune !== undefined && name === prune.at ? prune.drop : undefined;
-    const inner = prune !== undefined && prune.through.includes(name) ? prune : undefined;
-    const sub = depth + 1;
-    body = '';
+    const seenKeys = c.seenKeys;
+    const seenSlots = c.seenSlots;
     try {
-      for (let i = 0; i < m; i++) {
-        const slot = slots[i]!;
-        const v = values[i];
-        if (slot < nAttrs) {
-          tag += ` ${c.attrList[slot]![0]}='${escapeXml(v as string)}'`;
+      let m = 0;
+      let at = 0;
+      for (const key in data) {
+        let slot: number;
+        if (seenKeys[at] === key) slot = seenSlots[at]!;
+        else {
+          slot = slotOf.get(key) ?? -1;
+          seenKeys[at] = key;
+          seenSlots[at] = slot;
+        }
+        at++;
+        if (slot === -1) {
+          if (key === 'text') text = data[key];
+          else if (key === '$unknown') unknown = data[key] as Unknown | undefined;
           continue;
         }
-        const cs = c.childList[slot - nAttrs]!;
-        if (cs.name === dropHere) continue;
-        const openChild = hooks?.openChildren?.includes(cs.name) ?? false;
-        if (cs.many) {
-          if (Array.isArray(v)) for (let j = 0; j < v.length; j++) body += writeChild(cs, v[j], sub, hooks, openChild, inner);
-          else for (const item of v as Iterable<unknown>) body += writeChild(cs, item, sub, hooks, openChild, inner);
-        } else body += writeChild(cs, v, sub, hooks, openChild, inner);
+        const v = data[key];
+        if (v === undefined) continue;
+        let j = m++;
+        while (j > 0 && slots[j - 1]! > slot) {
+          slots[j] = slots[j - 1]!;
+          values[j] = values[j - 1];
+          j--;
+        }
+        slots[j] = slot;
+        values[j] = v;
+      }
+      if (unknown === undefined) {
+        const nAttrs = c.attrList.length;
+        const dropHere = prune !== undefined && name === prune.at ? prune.drop : undefined;
+        const inner = prune !== undefined && prune.through.includes(name) ? prune : undefined;
+        const sub = depth + 1;
+        body = '';
+        for (let i = 0; i < m; i++) {
+          const slot = slots[i]!;
+          const v = values[i];
+          if (slot < nAttrs) {
+            tag += c.attrOpen[slot]! + escapeXml(v as string) + "'";
+            continue;
+          }
+          const cs = c.childList[slot - nAttrs]!;
+          if (cs.name === dropHere) continue;
+          const openChild = hooks?.openChildren?.includes(cs.name) ?? false;
+          if (cs.many) {
+            if (Array.isArray(v)) for (let j = 0; j < v.length; j++) body += writeChild(cs, v[j], sub, hooks, openChild, inner);
+            else for (const item of v as Iterable<unknown>) body += writeChild(cs, item, sub, hooks, openChild, inner);
+          } else body += writeChild(cs, v, sub, hooks, openChild, inner);
+        }
       }
     } finally {
       if (shared) buffersBusy[depth] = false;
     }
-  } else body = writeOrdered(data, c, unknown, depth, hooks, prune, (t) => (tag += t), name);
+  } else {
+    unknown = data['$unknown'] as Unknown | undefined;
+    text = data['text'];
+  }
+  if (body === undefined) body = writeOrdered(data, c, unknown, depth, hooks, prune, (t) => (tag += t), name);
+  const t = text;
+  const hasText = typeof t === 'string' && t !== '';
   if (body === '') {
-    if (hasText) return `${tag}>${escapeXml(text)}</${name}>\n`;
+    if (hasText) return `${tag}>${escapeXml(t)}</${name}>\n`;
     return open ? `${tag}>\n${pad}</${name}>\n` : `${tag}/>\n`;
   }
-  return `${tag}>\n${hasText ? `${pad}  ${escapeXml(text.trim())}\n` : ''}${body}${pad}</${name}>\n`;
+  return `${tag}>\n${hasText ? `${pad}  ${escapeXml(t.trim())}\n` : ''}${body}${pad}</${name}>\n`;
 }
 
 /**

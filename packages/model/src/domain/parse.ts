@@ -6,7 +6,8 @@ import { deepFreeze } from '../util/freeze.ts';
 import { decode, type Warning } from '../codec/codec.ts';
 import { resolve } from '../codec/spec.ts';
 import { VirtError } from '../errors.ts';
-import { DEFAULT_MAX_DEPTH, readXml, type ReadOptions } from '../xml/read.ts';
+import { DEFAULT_MAX_DEPTH, readXml, readXmlText, xmlText, type ReadOptions } from '../xml/read.ts';
+import { fastDecode } from '../codec/fast-decode.ts';
 import type { XmlElement } from '../xml/tree.ts';
 import { applyParseRules, type ParseContext } from './rules/index.ts';
 import { devicesSpec } from './spec/devices.ts';
@@ -67,10 +68,15 @@ export interface Parsed<T> {
 
 /** Parse time only (libvirt's virDomainDefParseXML): no post-parse, no validation. */
 export function readDomain(xml: string | Uint8Array, opts: ParseOptions = {}): Parsed<DomainDef> {
-  const root = readXml(xml, opts);
-  if (root.name !== 'domain') throw new VirtError('XML_ERROR', `expecting root element of 'domain', not '${root.name}'`, `/${root.name}`);
+  const text = xmlText(xml, opts);
   const warnings: Warning[] = [];
-  const draft = decode(root, domainSpec, '/domain', warnings) as DomainDraft;
+  // A plain document is read straight into data; anything else takes the tree, as it always did.
+  let draft = fastDecode(text, opts.maxDepth ?? DEFAULT_MAX_DEPTH, 'domain', domainSpec, '/domain', warnings) as DomainDraft | undefined;
+  if (draft === undefined) {
+    const root = readXmlText(text, opts);
+    if (root.name !== 'domain') throw new VirtError('XML_ERROR', `expecting root element of 'domain', not '${root.name}'`, `/${root.name}`);
+    draft = decode(root, domainSpec, '/domain', warnings) as DomainDraft;
+  }
   const ctx = parseContext(withDriverDefaults(opts, opts.driverDefaults?.(draft.type)), warnings);
   applyParseRules(draft, ctx);
   return { def: (opts.mutable ? draft : deepFreeze(draft)) as DomainDef, warnings };

@@ -7,6 +7,7 @@ import { produce } from 'immer';
 import { devicesSpec } from '../domain/spec/devices.ts';
 import type { DeviceDef, DeviceKind, DomainDef } from '../domain/types.ts';
 import { indexedDevicePath } from '../util/device-path.ts';
+import { keysInOrder } from '../util/keys-in-order.ts';
 
 /** libvirt's visiting order (post-parse and validation). */
 export const DEVICE_VISIT_ORDER: readonly DeviceKind[] = [
@@ -33,6 +34,9 @@ const KEYS = new Map<string, KindKey>(
 /** The visiting order with each kind's key and arity. */
 const VISIT: readonly KindKey[] = DEVICE_VISIT_ORDER.map((kind) => KEYS.get(kind)!);
 
+/** Each kind's key → its place in the visiting order. */
+const VISIT_INDEX: ReadonlyMap<string, number> = new Map(VISIT.map((v, i) => [v.key, i]));
+
 export function deviceKey(kind: DeviceKind): { key: string; many: boolean } {
   return KEYS.get(kind)!;
 }
@@ -44,8 +48,9 @@ export function deviceKey(kind: DeviceKind): { key: string; many: boolean } {
 export function eachDevice(def: DomainDef, f: (dev: Record<string, unknown>, kind: DeviceKind, index: number) => void): void {
   const devs = def.devices as Record<string, unknown> | undefined;
   if (!devs) return;
-  for (let k = 0; k < VISIT.length; k++) {
-    const { kind, key, many } = VISIT[k]!;
+  const present = keysInOrder(devs, VISIT_INDEX);
+  for (let p = 0; p < present.length; p++) {
+    const { kind, key, many } = VISIT[present[p]!]!;
     const v = devs[key];
     if (v === undefined) continue;
     if (many) {
@@ -62,8 +67,9 @@ export function eachDevice(def: DomainDef, f: (dev: Record<string, unknown>, kin
 export function eachDeviceAt(def: DomainDef, f: (dev: DeviceDef, path: string) => void): void {
   const devs = def.devices as Record<string, unknown> | undefined;
   if (!devs) return;
-  for (let k = 0; k < VISIT.length; k++) {
-    const { kind, key, many, path } = VISIT[k]!;
+  const present = keysInOrder(devs, VISIT_INDEX);
+  for (let p = 0; p < present.length; p++) {
+    const { kind, key, many, path } = VISIT[present[p]!]!;
     const v = devs[key];
     if (v === undefined) continue;
     if (many) {
@@ -89,8 +95,9 @@ export function listDevices(def: DomainDef): DeviceRef[] {
   const out: DeviceRef[] = [];
   const devs = def.devices as Record<string, unknown> | undefined;
   if (!devs) return out;
-  for (let k = 0; k < VISIT.length; k++) {
-    const { kind, key, many, path } = VISIT[k]!;
+  const present = keysInOrder(devs, VISIT_INDEX);
+  for (let p = 0; p < present.length; p++) {
+    const { kind, key, many, path } = VISIT[present[p]!]!;
     const v = devs[key];
     if (v === undefined) continue;
     if (many) {

@@ -14,7 +14,7 @@ import { deepFreeze } from '../util/freeze.ts';
 import { VirtError } from '../errors.ts';
 import type { Capabilities } from '../caps/types.ts';
 import type { Warning } from '../codec/codec.ts';
-import { readDevice, readDomain } from '../domain/parse.ts';
+import { readDevice, readDomain, type ParseOptions } from '../domain/parse.ts';
 import type { DeviceDef, DomainDef } from '../domain/types.ts';
 import type { ReadOptions } from '../xml/read.ts';
 import { type DeviceRef, listDevices, getDevice, setDevice, deviceKey, eachDeviceAt } from './devices.ts';
@@ -61,33 +61,46 @@ function defaultRandom(bytes: Uint8Array): Uint8Array {
   return globalThis.crypto.getRandomValues(bytes);
 }
 
-interface Session {
-  ctx: Ctx<any> & { recorder: Recorder | undefined; inPlace: boolean; devicePath?: string };
-  provenance: Provenance[];
-  setActor(name: string): void;
+/**
+ * One post-parse run: its context, what it recorded, and whose step is running.
+ * A class rather than named closures over locals: this is made for every
+ * definition, and under tsx (esbuild's keepNames) every named closure made
+ * costs an Object.defineProperty of its name.
+ */
+class Session {
+  /** The actor each step is recorded under: the driver's name, 'generic' or a stage's name. */
+  actor = 'generic';
+  readonly provenance: Provenance[] = [];
+  readonly ctx: Ctx<any> & { recorder: Recorder | undefined; inPlace: boolean; devicePath?: string; parseContext: unknown };
+
+  constructor(driver: DriverConf<any>, opts: PostParseOptions) {
+    const wanted = opts.provenance !== false;
+    const recorder = wanted ? makeRecorder(() => this.actor, (p) => this.provenance.push(p)) : undefined;
+    const self = this;
+    this.ctx = {
+      caps: opts.caps,
+      data: undefined as unknown,
+      flags: driver.parseFlags || opts.flags ? { ...DEFAULT_FLAGS, ...driver.parseFlags, ...opts.flags } : DEFAULT_FLAGS,
+      driver,
+      random: opts.random ?? defaultRandom,
+      recorder,
+      inPlace: !wanted,
+      devicePath: undefined as string | undefined,
+      /** The generic rules' parse context, made on first use (generic/index.ts). */
+      parseContext: undefined as unknown,
+      filled(path: string, value: string | null, why: string, rule = 'manual') {
+        if (wanted) self.provenance.push({ path, value, driver: self.actor, rule, why });
+      },
+    };
+  }
+
+  setActor(name: string): void {
+    this.actor = name;
+  }
 }
 
 function session(driver: DriverConf<any>, opts: PostParseOptions): Session {
-  const provenance: Provenance[] = [];
-  let actor = 'generic';
-  const wanted = opts.provenance !== false;
-  const recorder = wanted ? makeRecorder(() => actor, (p) => provenance.push(p)) : undefined;
-  const ctx = {
-    caps: opts.caps,
-    data: undefined as unknown,
-    flags: driver.parseFlags || opts.flags ? { ...DEFAULT_FLAGS, ...driver.parseFlags, ...opts.flags } : DEFAULT_FLAGS,
-    driver,
-    random: opts.random ?? defaultRandom,
-    recorder,
-    inPlace: !wanted,
-    devicePath: undefined as string | undefined,
-    /** The generic rules' parse context, made on first use (generic/index.ts). */
-    parseContext: undefined as unknown,
-    filled(path: string, value: string | null, why: string, rule = 'manual') {
-      if (wanted) provenance.push({ path, value, driver: actor, rule, why });
-    },
-  };
-  return { ctx, provenance, setActor: (n) => (actor = n) };
+  return new Session(driver, opts);
 }
 
 function pickDriver(def: { type?: string }, opts: PostParseOptions): DriverConf<any> {
@@ -96,16 +109,21 @@ function pickDriver(def: { type?: string }, opts: PostParseOptions): DriverConf<
   return opts.registry.forType(def.type);
 }
 
+/** The parse-time defaults of the driver that will take a domain of a type (a closure without a name to keep: see Session). */
+function driverDefaultsOf(opts: PostParseOptions): NonNullable<ParseOptions['driverDefaults']> {
+  return (type) => {
+    const d = opts.driver ?? (type !== undefined && opts.registry?.has(type) ? opts.registry.forType(type) : undefined);
+    return { defArch: d?.defArch ?? opts.caps.host.arch, ...(d?.macPrefix ? { macPrefix: d.macPrefix } : {}) };
+  };
+}
+
 /** Parses a domain XML and runs the full post-parse for its driver. */
 export function defineDomain(xml: string | Uint8Array, opts: PostParseOptions): PostParseResult<DomainDef> {
   const parsed = readDomain(xml, {
     ...opts.read,
     mutable: opts.provenance === false,
     ...(opts.random ? { random: opts.random } : {}),
-    driverDefaults: (type) => {
-      const d = opts.driver ?? (type !== undefined && opts.registry?.has(type) ? opts.registry.forType(type) : undefined);
-      return { defArch: d?.defArch ?? opts.caps.host.arch, ...(d?.macPrefix ? { macPrefix: d.macPrefix } : {}) };
-    },
+    driverDefaults: driverDefaultsOf(opts),
   });
   const result = postParseDomain(parsed.def, opts);
   return { ...result, warnings: [...parsed.warnings, ...result.warnings] };

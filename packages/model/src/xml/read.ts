@@ -126,16 +126,31 @@ function unescape(raw: string, path: string, attr?: string): string {
  * than the two (bench/parse.ts measures the pipeline).
  */
 export function readXml(input: string | Uint8Array, opts: ReadOptions = {}): XmlElement {
-  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
-  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
+  return readXmlText(xmlText(input, opts), opts);
+}
+
+/**
+ * readXml's first half: the document as checked text (size, UTF-8, no DTD,
+ * not empty), refused with readXml's errors. A reader that decodes the text
+ * in one pass (codec/fast-decode.ts) starts here, and hands what it declines
+ * to readXmlText.
+ */
+export function xmlText(input: string | Uint8Array, opts: ReadOptions = {}): string {
   const doc = opts.documentName ?? '(domain_definition)';
-  const text = decode(input, maxBytes);
+  const text = decode(input, opts.maxBytes ?? DEFAULT_MAX_BYTES);
   if (hasDtd(text)) {
     const at = text.search(DTD_RE);
     const line = text.slice(0, at).split('\n').length;
     throw new VirtError('XML_DETAIL', `${doc}:${line}: DOCTYPE and entity declarations are not accepted (no external or internal DTD subset is processed)`, '/');
   }
-  if (text.trim() === '') throw new VirtError('XML_DETAIL', `${doc}:1: Document is empty`, '/');
+  if (isBlank(text)) throw new VirtError('XML_DETAIL', `${doc}:1: Document is empty`, '/');
+  return text;
+}
+
+/** readXml's second half, on text xmlText has checked. */
+export function readXmlText(text: string, opts: ReadOptions = {}): XmlElement {
+  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
+  const doc = opts.documentName ?? '(domain_definition)';
   const fast = fastTree(text, maxDepth);
   if (fast) return fast;
   checkDepth(text, maxDepth);
@@ -161,26 +176,26 @@ export function readXml(input: string | Uint8Array, opts: ReadOptions = {}): Xml
  * growing (one object per element; whether it has element children is kept
  * beside the stack, in fastTree's `hasElements`).
  */
-interface FastOpen {
+export interface FastOpen {
   readonly name: string;
   readonly attrs: Record<string, string>;
   children: XmlNode[];
 }
 
 /** Name start: A-Z a-z _ : */
-function isNameStart(c: number): boolean {
+export function isNameStart(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 58;
 }
 /** Name char: a name start, digits, '-' and '.'. */
-function isNameChar(c: number): boolean {
+export function isNameChar(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 58) || c === 45 || c === 46 || c === 95;
 }
-function isSpace(c: number): boolean {
+export function isSpace(c: number): boolean {
   return c === 32 || c === 10 || c === 9 || c === 13;
 }
 
 /** Whether `s` is whitespace by String.prototype.trim's measure (what finish() drops). */
-function isBlank(s: string): boolean {
+export function isBlank(s: string): boolean {
   for (let k = 0; k < s.length; k++) {
     const c = s.charCodeAt(k);
     if (c === 32 || c === 10 || c === 9 || c === 13) continue;
@@ -196,7 +211,7 @@ function isBlank(s: string): boolean {
  * object: only &lt; &gt; &amp; &quot; &apos;, &#N; and &#xH; of a valid
  * code point are taken.
  */
-function fastUnescape(text: string, from: number, to: number): string | undefined {
+export function fastUnescape(text: string, from: number, to: number): string | undefined {
   // The next '&' of the document is remembered: looking for it afresh in each
   // value would scan the rest of the document every time when it has none.
   if (nextAmp < from) nextAmp = ampAt(text, from);
@@ -229,13 +244,18 @@ function fastUnescape(text: string, from: number, to: number): string | undefine
 /** Where fastUnescape's document has its next '&' (its length when none is left). */
 let nextAmp = 0;
 
+/** Readies fastUnescape for a new document (fastTree does it for its own). */
+export function beginUnescape(text: string): void {
+  nextAmp = ampAt(text, 0);
+}
+
 function ampAt(text: string, from: number): number {
   const i = text.indexOf('&', from);
   return i === -1 ? text.length : i;
 }
 
 /** Adds `el` to `parent`; `hadElements`: whether the parent already had an element child (its text is then layout). */
-function fastPushElement(parent: FastOpen, hadElements: boolean, el: XmlElement): void {
+export function fastPushElement(parent: FastOpen, hadElements: boolean, el: XmlElement): void {
   if (!hadElements) {
     const kids = parent.children;
     if (kids.length === 1 && isBlank(kids[0] as string)) kids.length = 0;
@@ -245,13 +265,13 @@ function fastPushElement(parent: FastOpen, hadElements: boolean, el: XmlElement)
 }
 
 /** Whether text[from, to) is XML whitespace only (then it is blank too). */
-function spacesOnly(text: string, from: number, to: number): boolean {
+export function spacesOnly(text: string, from: number, to: number): boolean {
   for (let k = from; k < to; k++) if (!isSpace(text.charCodeAt(k))) return false;
   return true;
 }
 
 /** The element `o` once closed: text in pieces (entities between them) becomes one string. */
-function fastFinish(o: FastOpen, hasElements: boolean): XmlElement {
+export function fastFinish(o: FastOpen, hasElements: boolean): XmlElement {
   const kids = o.children;
   if (!hasElements && kids.length > 1) o.children = [kids.join('')];
   return o;

@@ -332,6 +332,8 @@ const X86 = ['i686', 'x86_64'];
 export const chardevs: ParseRule = (def, ctx) => {
   for (const [kind, key] of CHR_KINDS) {
     const list = deviceList<Chr>(def, key);
+    // Most kinds are absent: no callback is made for them.
+    if (list.length === 0) continue;
     const ports: number[] = [];
     list.forEach((c, i) => {
       let port = parseChr(c, kind, devicePath(ctx, kind, i), ctx);
@@ -343,7 +345,9 @@ export const chardevs: ParseRule = (def, ctx) => {
   }
   // virDomainChrSourceDefValidate, per device.
   for (const [kind, key] of CHR_KINDS) {
-    deviceList<Chr>(def, key).forEach((c, i) => {
+    const list = deviceList<Chr>(def, key);
+    if (list.length === 0) continue;
+    list.forEach((c, i) => {
       const t = c.target!.type;
       validateSource(c, devicePath(ctx, kind, i), kind === 'channel' && (t === 'virtio' || t === 'xen'));
     });
@@ -367,6 +371,7 @@ export const chardevPorts: ParseRule = (def, ctx) => {
   const arch = def.os?.type?.arch;
   for (const [kind] of CHR_KINDS) {
     const list = lists.get(kind)!;
+    if (list.length === 0) continue;
     list.forEach((c, i) => {
       const path = devicePath(ctx, kind, i);
       c.target ??= {};

@@ -34,7 +34,9 @@ export interface InfoFlags {
 }
 
 /** virDomainDeviceInfoParseXML: `path` is the device element's path. */
-export function checkDeviceInfo(info: DeviceInfoLike, path: string, flags: InfoFlags = {}): void {
+const NO_FLAGS: InfoFlags = {};
+
+export function checkDeviceInfo(info: DeviceInfoLike, path: string, flags: InfoFlags = NO_FLAGS): void {
   if (info.master) propUInt(info.master.startport, 'startport', 'master', `${path}/master`);
   if (flags.boot && info.boot) checkBoot(info.boot, `${path}/boot`);
   if (flags.rom && info.rom) {

@@ -454,70 +454,140 @@ function chardevsValidate(def: DomainDraft, list: readonly Chardev[] | undefined
   }
 }
 
-/** Every device, in virDomainDeviceInfoIterateFlags' order. */
+const NO_DEVICES: readonly never[] = [];
+
+/** Every device, in virDomainDeviceInfoIterateFlags' order (loops, not forEach: no closure per kind and call). */
 export const validateDevices: ParseRule = (def) => {
   const d = def.devices;
   if (!d) return;
-  (d.disks ?? []).forEach((x, i) => {
-    infoValidate(x.address, p('disk', i));
-    diskValidate(def, x, p('disk', i));
-  });
-  (d.interfaces ?? []).forEach((x, i) => {
-    // An <interface type='hostdev'> is a hostdev too: its unassigned address is allowed.
-    if (x.type !== 'hostdev') infoValidate(x.address, p('interface', i));
-    netValidate(x, p('interface', i));
-  });
-  (d.sounds ?? []).forEach((x, i) => {
-    infoValidate(x.address, p('sound', i));
-    const id = toUInt(x.audio?.id ?? '', 10);
-    if (id && !(d.audios ?? []).some((a) => toUInt(a.id ?? '', 10) === id)) throw new VirtError('XML_ERROR', `no audio device with ID ${id}`, `${p('sound', i)}/audio/@id`);
-  });
-  (d.hostdevs ?? []).forEach((x, i) => hostdevValidate(x, p('hostdev', i)));
-  (d.controllers ?? []).forEach((x, i) => {
-    infoValidate(x.address, p('controller', i));
-    controllerValidate(x, p('controller', i));
-  });
-  (d.smartcards ?? []).forEach((x, i) => {
-    infoValidate(x.address, p('smartcard', i));
-    const t = x.address?.type;
-    if (t !== undefined && t !== 'ccid') throw new VirtError('CONFIG_UNSUPPORTED', "Controllers must use the 'ccid' address type", `${p('smartcard', i)}/address/@type`);
-  });
+  {
+    const list = d.disks ?? NO_DEVICES;
+    for (let i = 0, n = list.length; i < n; i++) {
+      const x = list[i]!;
+      infoValidate(x.address, p('disk', i));
+      diskValidate(def, x, p('disk', i));
+    }
+  }
+  {
+    const list = d.interfaces ?? NO_DEVICES;
+    for (let i = 0, n = list.length; i < n; i++) {
+      const x = list[i]!;
+      // An <interface type='hostdev'> is a hostdev too: its unassigned address is allowed.
+      if (x.type !== 'hostdev') infoValidate(x.address, p('interface', i));
+      netValidate(x, p('interface', i));
+    }
+  }
+  {
+    const list = d.sounds ?? NO_DEVICES;
+    for (let i = 0, n = list.length; i < n; i++) {
+      const x = list[i]!;
+      infoValidate(x.address, p('sound', i));
+      const id = toUInt(x.audio?.id ?? '', 10);
+      if (id && !(d.audios ?? []).some((a) => toUInt(a.id ?? '', 10) === id)) throw new VirtError('XML_ERROR', `no audio device with ID ${id}`, `${p('sound', i)}/audio/@id`);
+    }
+  }
+  {
+    const list = d.hostdevs ?? NO_DEVICES;
+    for (let i = 0, n = list.length; i < n; i++) {
+      const x = list[i]!;
+      hostdevValidate(x, p('hostdev', i));
+    }
+  }
+  {
+    const list = d.controllers ?? NO_DEVICES;
+    for (let i = 0, n = list.length; i < n; i++) {
+      const x = list[i]!;
+      infoValidate(x.address, p('controller', i));
+      controllerValidate(x, p('controller', i));
+    }
+  }
+  {
+    const list = d.smartcards ?? NO_DEVICES;
+    for (let i = 0, n = list.length; i < n; i++) {
+      const x = list[i]!;
+      infoValidate(x.address, p('smartcard', i));
+      const t = x.address?.type;
+      if (t !== undefined && t !== 'ccid') throw new VirtError('CONFIG_UNSUPPORTED', "Controllers must use the 'ccid' address type", `${p('smartcard', i)}/address/@type`);
+    }
+  }
   chardevsValidate(def, d.serials, 'serial');
   chardevsValidate(def, d.parallels, 'parallel');
   chardevsValidate(def, d.channels, 'channel');
   chardevsValidate(def, d.consoles, 'console');
-  (d.inputs ?? []).forEach((x, i) => {
-    infoValidate(x.address, p('input', i));
-    inputValidate(def, x, p('input', i));
-  });
-  (d.filesystems ?? []).forEach((x, i) => {
-    infoValidate(x.address, p('filesystem', i));
-    fsValidate(x, p('filesystem', i));
-  });
+  {
+    const list = d.inputs ?? NO_DEVICES;
+    for (let i = 0, n = list.length; i < n; i++) {
+      const x = list[i]!;
+      infoValidate(x.address, p('input', i));
+      inputValidate(def, x, p('input', i));
+    }
+  }
+  {
+    const list = d.filesystems ?? NO_DEVICES;
+    for (let i = 0, n = list.length; i < n; i++) {
+      const x = list[i]!;
+      infoValidate(x.address, p('filesystem', i));
+      fsValidate(x, p('filesystem', i));
+    }
+  }
   if (d.watchdog) infoValidate(d.watchdog.address, '/domain/devices/watchdog');
   if (d.memballoon) infoValidate(d.memballoon.address, '/domain/devices/memballoon');
-  (d.rngs ?? []).forEach((x, i) => infoValidate(x.address, p('rng', i)));
-  if (d.nvram) infoValidate(d.nvram.address, '/domain/devices/nvram');
-  (d.hubs ?? []).forEach((x, i) => infoValidate(x.address, p('hub', i)));
-  (d.shmems ?? []).forEach((x, i) => {
-    infoValidate(x.address, p('shmem', i));
-    shmemValidate(x, p('shmem', i));
-  });
-  (d.tpms ?? []).forEach((x, i) => {
-    infoValidate(x.address, p('tpm', i));
-    tpmValidate(x, p('tpm', i));
-  });
-  (d.panics ?? []).forEach((x, i) => infoValidate(x.address, p('panic', i)));
-  (d.memoryDevices ?? []).forEach((x, i) => {
-    infoValidate(x.address, p('memory', i));
-    memoryValidate(def, x, p('memory', i));
-  });
-  (d.redirdevs ?? []).forEach((x, i) => {
-    infoValidate(x.address, p('redirdev', i));
-    if ((x.bus ?? 'usb') === 'usb' && !hasUSB(def)) {
-      throw new VirtError('CONFIG_UNSUPPORTED', 'cannot add redirected USB device: USB is disabled for this domain', p('redirdev', i));
+  {
+    const list = d.rngs ?? NO_DEVICES;
+    for (let i = 0, n = list.length; i < n; i++) {
+      const x = list[i]!;
+      infoValidate(x.address, p('rng', i));
     }
-  });
+  }
+  if (d.nvram) infoValidate(d.nvram.address, '/domain/devices/nvram');
+  {
+    const list = d.hubs ?? NO_DEVICES;
+    for (let i = 0, n = list.length; i < n; i++) {
+      const x = list[i]!;
+      infoValidate(x.address, p('hub', i));
+    }
+  }
+  {
+    const list = d.shmems ?? NO_DEVICES;
+    for (let i = 0, n = list.length; i < n; i++) {
+      const x = list[i]!;
+      infoValidate(x.address, p('shmem', i));
+      shmemValidate(x, p('shmem', i));
+    }
+  }
+  {
+    const list = d.tpms ?? NO_DEVICES;
+    for (let i = 0, n = list.length; i < n; i++) {
+      const x = list[i]!;
+      infoValidate(x.address, p('tpm', i));
+      tpmValidate(x, p('tpm', i));
+    }
+  }
+  {
+    const list = d.panics ?? NO_DEVICES;
+    for (let i = 0, n = list.length; i < n; i++) {
+      const x = list[i]!;
+      infoValidate(x.address, p('panic', i));
+    }
+  }
+  {
+    const list = d.memoryDevices ?? NO_DEVICES;
+    for (let i = 0, n = list.length; i < n; i++) {
+      const x = list[i]!;
+      infoValidate(x.address, p('memory', i));
+      memoryValidate(def, x, p('memory', i));
+    }
+  }
+  {
+    const list = d.redirdevs ?? NO_DEVICES;
+    for (let i = 0, n = list.length; i < n; i++) {
+      const x = list[i]!;
+      infoValidate(x.address, p('redirdev', i));
+      if ((x.bus ?? 'usb') === 'usb' && !hasUSB(def)) {
+        throw new VirtError('CONFIG_UNSUPPORTED', 'cannot add redirected USB device: USB is disabled for this domain', p('redirdev', i));
+      }
+    }
+  }
   if (d.iommu) {
     infoValidate(d.iommu.address, '/domain/devices/iommu');
     iommuValidate(d.iommu, '/domain/devices/iommu');
@@ -527,9 +597,13 @@ export const validateDevices: ParseRule = (def) => {
     vsockValidate(d.vsock, '/domain/devices/vsock');
   }
   const audioIds = new Set<number>();
-  (d.audios ?? []).forEach((a, i) => {
-    const id = toUInt(a.id ?? '', 10) ?? 0;
-    if (audioIds.has(id)) throw new VirtError('XML_ERROR', `audio ID ${id} is used multiple times`, `${p('audio', i)}/@id`);
-    audioIds.add(id);
-  });
+  {
+    const list = d.audios ?? NO_DEVICES;
+    for (let i = 0, n = list.length; i < n; i++) {
+      const a = list[i]!;
+      const id = toUInt(a.id ?? '', 10) ?? 0;
+      if (audioIds.has(id)) throw new VirtError('XML_ERROR', `audio ID ${id} is used multiple times`, `${p('audio', i)}/@id`);
+      audioIds.add(id);
+    }
+  }
 };

@@ -8,6 +8,7 @@ import type { AddressDef } from '../../domain/types.ts';
 import type { Draft } from 'immer';
 import type { DomainDef } from '../../domain/types.ts';
 import { indexedDevicePath } from '../../util/device-path.ts';
+import { keysInOrder } from '../../util/keys-in-order.ts';
 
 export type DomainDraft = Draft<DomainDef>;
 
@@ -58,6 +59,9 @@ const WALK: ReadonlyArray<readonly [kind: string, key: string, many: boolean]> =
   ['vsock', 'vsock', false],
 ];
 
+/** Each kind's key → its place in the walk. */
+const WALK_INDEX: ReadonlyMap<string, number> = new Map(WALK.map((w, i) => [w[1], i]));
+
 /** The array of devices of a kind (empty when there is none). */
 export function devs(def: DomainDraft, key: string): Dev[] {
   const v = (def.devices as Record<string, unknown> | undefined)?.[key];
@@ -101,8 +105,9 @@ export function walkDevices(def: DomainDraft): DevRef[] {
   const out: DevRef[] = [];
   const all = def.devices as Record<string, unknown> | undefined;
   if (!all) return out;
-  for (let w = 0; w < WALK.length; w++) {
-    const entry = WALK[w]!;
+  const present = keysInOrder(all, WALK_INDEX);
+  for (let p = 0; p < present.length; p++) {
+    const entry = WALK[present[p]!]!;
     const kind = entry[0];
     const key = entry[1];
     const many = entry[2];

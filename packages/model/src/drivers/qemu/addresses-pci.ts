@@ -680,14 +680,18 @@ function createSet(base: Omit<Pass, 'set' | 'flagSets'>, nbuses: number, dryRun:
   const set = new PciAddressSet(nbuses, dryRun, caps.pciePciBridge);
   const pass: Pass = { def, caps, q35: base.q35, i440fx: base.i440fx, flags: base.flags, set, flagSets: flagSetsFor(def, caps) };
   let hasPcieRoot = false;
-  controllers(def).forEach((c, i) => {
-    if (c.type !== 'pci') return;
-    const idx = pciIndex(c);
-    const path = devicePath('controller', i);
-    if (idx >= set.buses.length) throw new VirtError('INTERNAL_ERROR', `Inappropriate new pci controller index ${idx} exceeds addrs array length`, path);
-    at(path, () => setBusModel(set.buses[idx]!, c.model, c.target?.hotplug !== 'off'));
-    if (c.model === 'pcie-root') hasPcieRoot = true;
-  });
+  {
+    const list = controllers(def);
+    for (let i = 0, n = list.length; i < n; i++) {
+      const c = list[i]!;
+      if (c.type !== 'pci') continue;
+      const idx = pciIndex(c);
+      const path = devicePath('controller', i);
+      if (idx >= set.buses.length) throw new VirtError('INTERNAL_ERROR', `Inappropriate new pci controller index ${idx} exceeds addrs array length`, path);
+      at(path, () => setBusModel(set.buses[idx]!, c.model, c.target?.hotplug !== 'off'));
+      if (c.model === 'pcie-root') hasPcieRoot = true;
+    }
+  }
   if (nbuses > 0 && !set.buses[0]!.model) setBusModel(set.buses[0]!, 'pci-root', true);
   const defaultModel = hasPcieRoot ? 'pcie-root-port' : 'pci-bridge';
   for (let i = 1; i < set.buses.length; i++) if (!set.buses[i]!.model) setBusModel(set.buses[i]!, defaultModel, true);
@@ -752,28 +756,32 @@ function placePrimaryVideo(p: Pass, slot: number, flags: number): void {
 /** qemuDomainValidateDevicePCISlotsPIIX3 */
 function chipsetPiix3(p: Pass): void {
   const { set } = p;
-  controllers(p.def).forEach((c, i) => {
-    if (c.type !== 'ide' && c.type !== 'usb') return;
-    const idx = pciIndex(c);
-    let want: PciAddr;
-    let message: string;
-    if (c.type === 'ide' && idx === 0) {
-      want = { domain: 0, bus: 0, slot: 1, function: 1 };
-      message = 'Primary IDE controller must have PCI address 0:0:1.1';
-    } else if (c.type === 'usb' && idx === 0 && (c.model === undefined || c.model === 'piix3-uhci')) {
-      want = { domain: 0, bus: 0, slot: 1, function: 2 };
-      message = 'PIIX3 USB controller at index 0 must have PCI address 0:0:1.2';
-    } else {
-      return;
+  {
+    const list = controllers(p.def);
+    for (let i = 0, n = list.length; i < n; i++) {
+      const c = list[i]!;
+      if (c.type !== 'ide' && c.type !== 'usb') continue;
+      const idx = pciIndex(c);
+      let want: PciAddr;
+      let message: string;
+      if (c.type === 'ide' && idx === 0) {
+        want = { domain: 0, bus: 0, slot: 1, function: 1 };
+        message = 'Primary IDE controller must have PCI address 0:0:1.1';
+      } else if (c.type === 'usb' && idx === 0 && (c.model === undefined || c.model === 'piix3-uhci')) {
+        want = { domain: 0, bus: 0, slot: 1, function: 2 };
+        message = 'PIIX3 USB controller at index 0 must have PCI address 0:0:1.2';
+      } else {
+        continue;
+      }
+      const path = devicePath('controller', i);
+      if (pciPresent(c.address)) {
+        if (!samePci(readPci(c.address), want)) throw new VirtError('INTERNAL_ERROR', message, `${path}/address`);
+      } else {
+        writePci(c, want);
+      }
+      if (set.buses.length) at(path, () => set.reserve(readPci(c.address), CHIPSET_PCI, true));
     }
-    const path = devicePath('controller', i);
-    if (pciPresent(c.address)) {
-      if (!samePci(readPci(c.address), want)) throw new VirtError('INTERNAL_ERROR', message, `${path}/address`);
-    } else {
-      writePci(c, want);
-    }
-    if (set.buses.length) at(path, () => set.reserve(readPci(c.address), CHIPSET_PCI, true));
-  });
+  }
   if (set.buses.length) {
     // The ISA bridge (00:01.0) and the power management device (00:01.3).
     at('/domain/devices', () => set.reserve({ domain: 0, bus: 0, slot: 1, function: 0 }, CHIPSET_PCI, true));
@@ -786,34 +794,38 @@ function chipsetPiix3(p: Pass): void {
 function chipsetQ35(p: Pass): void {
   const { set } = p;
   const flags = PCI.PCIE_DEVICE;
-  controllers(p.def).forEach((c, i) => {
-    if (c.type !== 'sata' && c.type !== 'usb' && c.type !== 'pci') return;
-    const path = devicePath('controller', i);
-    if (c.type === 'sata') {
-      if (pciIndex(c) !== 0) return;
-      const want: PciAddr = { domain: 0, bus: 0, slot: 0x1f, function: 2 };
-      if (pciPresent(c.address)) {
-        if (!samePci(readPci(c.address), want)) throw new VirtError('INTERNAL_ERROR', 'Primary SATA controller must have PCI address 0:0:1f.2', `${path}/address`);
-      } else {
-        writePci(c, want);
-      }
-    } else if (c.type === 'usb') {
-      if (c.model !== 'ich9-uhci1' || (c.address?.type ?? 'none') !== 'none') return;
-      for (const slot of [0x1d, 0x1a]) {
-        const tmp: PciAddr = { domain: 0, bus: 0, slot, function: 0 };
+  {
+    const list = controllers(p.def);
+    for (let i = 0, n = list.length; i < n; i++) {
+      const c = list[i]!;
+      if (c.type !== 'sata' && c.type !== 'usb' && c.type !== 'pci') continue;
+      const path = devicePath('controller', i);
+      if (c.type === 'sata') {
+        if (pciIndex(c) !== 0) continue;
+        const want: PciAddr = { domain: 0, bus: 0, slot: 0x1f, function: 2 };
+        if (pciPresent(c.address)) {
+          if (!samePci(readPci(c.address), want)) throw new VirtError('INTERNAL_ERROR', 'Primary SATA controller must have PCI address 0:0:1f.2', `${path}/address`);
+        } else {
+          writePci(c, want);
+        }
+      } else if (c.type === 'usb') {
+        if (c.model !== 'ich9-uhci1' || (c.address?.type ?? 'none') !== 'none') continue;
+        for (const slot of [0x1d, 0x1a]) {
+          const tmp: PciAddr = { domain: 0, bus: 0, slot, function: 0 };
+          if (set.slotInUse(tmp)) continue;
+          at(path, () => set.reserve(tmp, flags, true));
+          writePci(c, { ...tmp, multi: 'on' });
+          break;
+        }
+      } else if (c.type === 'pci') {
+        if (c.model !== 'dmi-to-pci-bridge' || (c.address?.type ?? 'none') !== 'none') continue;
+        const tmp: PciAddr = { domain: 0, bus: 0, slot: 0x1e, function: 0 };
         if (set.slotInUse(tmp)) continue;
         at(path, () => set.reserve(tmp, flags, true));
-        writePci(c, { ...tmp, multi: 'on' });
-        return;
+        writePci(c, tmp);
       }
-    } else if (c.type === 'pci') {
-      if (c.model !== 'dmi-to-pci-bridge' || (c.address?.type ?? 'none') !== 'none') return;
-      const tmp: PciAddr = { domain: 0, bus: 0, slot: 0x1e, function: 0 };
-      if (set.slotInUse(tmp)) return;
-      at(path, () => set.reserve(tmp, flags, true));
-      writePci(c, tmp);
     }
-  });
+  }
   if (set.buses.length) {
     // The LPC/ISA bridge (00:1f.0) and the SMBus controller (00:1f.3).
     at('/domain/devices', () => set.reserve({ domain: 0, bus: 0, slot: 0x1f, function: 0 }, flags, true));
@@ -846,68 +858,104 @@ function next(p: Pass, kind: string, dev: Dev, path: string): void {
   }
 }
 
+// The walks below are loops rather than forEach callbacks: a closure made on every call
+// costs more than the loop it saves writing (this runs twice per definition).
 function assignSlots(p: Pass): void {
   const { def, set } = p;
   const ctrls = controllers(def);
 
-  ctrls.forEach((c, i) => {
-    if (c.type !== 'pci' || c.model === 'pci-root' || c.model === 'pcie-root' || !pciWanted(c.address)) return;
-    next(p, 'controller', c, devicePath('controller', i));
-  });
-  devs(def, 'filesystems').forEach((fs, i) => {
-    if (pciWanted(fs.address)) next(p, 'filesystem', fs, devicePath('filesystem', i));
-  });
-  devs(def, 'interfaces').forEach((net, i) => {
-    if (net.type === 'hostdev' || !pciWanted(net.address)) return;
-    next(p, 'interface', net, devicePath('interface', i));
-  });
-  devs(def, 'sounds').forEach((s, i) => {
-    if (!pciWanted(s.address) || s.model === 'sb16' || s.model === 'pcspk' || s.model === 'usb') return;
-    next(p, 'sound', s, devicePath('sound', i));
-  });
-  ctrls.forEach((c, i) => {
-    if (c.type === 'pci') return;
-    if (c.type === 'usb' && c.model === 'none') return;
-    if (c.type === 'fdc' || c.type === 'ccid') return;
-    if (c.type === 'ide' && pciIndex(c) === 0) return;
-    if (c.type === 'scsi' && c.model === 'ncr53c90') return;
-    if (!pciWanted(c.address)) return;
-    const path = devicePath('controller', i);
-    if (!isUsb2(c)) {
-      next(p, 'controller', c, path);
-      return;
+  {
+    const list = ctrls;
+    for (let i = 0, n = list.length; i < n; i++) {
+      const c = list[i]!;
+      if (c.type !== 'pci' || c.model === 'pci-root' || c.model === 'pcie-root' || !pciWanted(c.address)) continue;
+      next(p, 'controller', c, devicePath('controller', i));
     }
-    // USB2 companions share the slot of the first one already placed.
-    const idx = pciIndex(c);
-    const mate = ctrls.find((o) => isUsb2(o) && pciIndex(o) === idx && pciPresent(o.address));
-    const fn = { 'ich9-ehci1': 7, 'ich9-uhci1': 0, 'ich9-uhci2': 1, 'ich9-uhci3': 2 }[c.model as string]!;
-    const multi = c.model === 'ich9-uhci1' ? ('on' as const) : undefined;
-    const flags = flagsOf(p, 'controller', c);
-    if (mate) {
-      const m = readPci(mate.address);
-      const addr: PciAddr = { domain: m.domain, bus: m.bus, slot: m.slot, function: fn, ...(multi ? { multi } : {}) };
-      at(path, () => set.reserve(addr, flags, true));
-      writePci(c, addr);
-    } else {
-      at(path, () => set.reserveNext(c, flags, fn));
-      if (!set.dryRun) writePci(c, { ...readPci(c.address), ...(multi ? { multi } : {}) });
+  }
+  {
+    const list = devs(def, 'filesystems');
+    for (let i = 0, n = list.length; i < n; i++) {
+      const fs = list[i]!;
+      if (pciWanted(fs.address)) next(p, 'filesystem', fs, devicePath('filesystem', i));
     }
-  });
-  devs(def, 'disks').forEach((d, i) => {
-    if (d.target?.bus !== 'virtio') return;
-    const t = (d.address?.type as string | undefined) ?? 'none';
-    if (pciPresent(d.address) || t === 'ccw') return;
-    if (t === 'virtio-mmio' && p.caps.virtioMmio) return;
-    const path = devicePath('disk', i);
-    if (!pciWanted(d.address)) throw new VirtError('CONFIG_UNSUPPORTED', `virtio disk cannot have an address of type '${t}'`, `${path}/address/@type`);
-    next(p, 'disk', d, path);
-  });
+  }
+  {
+    const list = devs(def, 'interfaces');
+    for (let i = 0, n = list.length; i < n; i++) {
+      const net = list[i]!;
+      if (net.type === 'hostdev' || !pciWanted(net.address)) continue;
+      next(p, 'interface', net, devicePath('interface', i));
+    }
+  }
+  {
+    const list = devs(def, 'sounds');
+    for (let i = 0, n = list.length; i < n; i++) {
+      const s = list[i]!;
+      if (!pciWanted(s.address) || s.model === 'sb16' || s.model === 'pcspk' || s.model === 'usb') continue;
+      next(p, 'sound', s, devicePath('sound', i));
+    }
+  }
+  {
+    const list = ctrls;
+    for (let i = 0, n = list.length; i < n; i++) {
+      const c = list[i]!;
+      if (c.type === 'pci') continue;
+      if (c.type === 'usb' && c.model === 'none') continue;
+      if (c.type === 'fdc' || c.type === 'ccid') continue;
+      if (c.type === 'ide' && pciIndex(c) === 0) continue;
+      if (c.type === 'scsi' && c.model === 'ncr53c90') continue;
+      if (!pciWanted(c.address)) continue;
+      const path = devicePath('controller', i);
+      if (!isUsb2(c)) {
+        next(p, 'controller', c, path);
+        continue;
+      }
+      // USB2 companions share the slot of the first one already placed.
+      const idx = pciIndex(c);
+      const mate = ctrls.find((o) => isUsb2(o) && pciIndex(o) === idx && pciPresent(o.address));
+      const fn = { 'ich9-ehci1': 7, 'ich9-uhci1': 0, 'ich9-uhci2': 1, 'ich9-uhci3': 2 }[c.model as string]!;
+      const multi = c.model === 'ich9-uhci1' ? ('on' as const) : undefined;
+      const flags = flagsOf(p, 'controller', c);
+      if (mate) {
+        const m = readPci(mate.address);
+        const addr: PciAddr = { domain: m.domain, bus: m.bus, slot: m.slot, function: fn, ...(multi ? { multi } : {}) };
+        at(path, () => set.reserve(addr, flags, true));
+        writePci(c, addr);
+      } else {
+        at(path, () => set.reserveNext(c, flags, fn));
+        if (!set.dryRun) writePci(c, { ...readPci(c.address), ...(multi ? { multi } : {}) });
+      }
+    }
+  }
+  {
+    const list = devs(def, 'disks');
+    for (let i = 0, n = list.length; i < n; i++) {
+      const d = list[i]!;
+      if (d.target?.bus !== 'virtio') continue;
+      const t = (d.address?.type as string | undefined) ?? 'none';
+      if (pciPresent(d.address) || t === 'ccw') continue;
+      if (t === 'virtio-mmio' && p.caps.virtioMmio) continue;
+      const path = devicePath('disk', i);
+      if (!pciWanted(d.address)) throw new VirtError('CONFIG_UNSUPPORTED', `virtio disk cannot have an address of type '${t}'`, `${path}/address/@type`);
+      next(p, 'disk', d, path);
+    }
+  }
   // Host devices: those behind <interface type='hostdev'> come first, as libvirt lists them first.
   const hostdevs: Array<{ kind: string; dev: Dev; path: string }> = [];
-  devs(def, 'interfaces').forEach((net, i) => {
-    if (net.type === 'hostdev') hostdevs.push({ kind: 'interface', dev: net, path: devicePath('interface', i) });
-  });
-  devs(def, 'hostdevs').forEach((h, i) => hostdevs.push({ kind: 'hostdev', dev: h, path: devicePath('hostdev', i) }));
+  {
+    const list = devs(def, 'interfaces');
+    for (let i = 0, n = list.length; i < n; i++) {
+      const net = list[i]!;
+      if (net.type === 'hostdev') hostdevs.push({ kind: 'interface', dev: net, path: devicePath('interface', i) });
+    }
+  }
+  {
+    const list = devs(def, 'hostdevs');
+    for (let i = 0, n = list.length; i < n; i++) {
+      const h = list[i]!;
+      hostdevs.push({ kind: 'hostdev', dev: h, path: devicePath('hostdev', i) });
+    }
+  }
   for (const h of hostdevs) {
     if (!pciWanted(h.dev.address)) continue;
     const v = hostdevView(h.kind, h.dev)!;
@@ -918,32 +966,56 @@ function assignSlots(p: Pass): void {
   }
   const balloon = single(def, 'memballoon');
   if (balloon && balloon.model !== 'none' && pciWanted(balloon.address)) next(p, 'memballoon', balloon, devicePath('memballoon', 0, false));
-  devs(def, 'rngs').forEach((r, i) => {
-    if (pciWanted(r.address)) next(p, 'rng', r, devicePath('rng', i));
-  });
+  {
+    const list = devs(def, 'rngs');
+    for (let i = 0, n = list.length; i < n; i++) {
+      const r = list[i]!;
+      if (pciWanted(r.address)) next(p, 'rng', r, devicePath('rng', i));
+    }
+  }
   const wd = single(def, 'watchdog');
   if (wd && wd.model === 'i6300esb' && pciWanted(wd.address)) next(p, 'watchdog', wd, devicePath('watchdog', 0, false));
-  devs(def, 'videos').forEach((v, i) => {
-    const t = v.model?.type as string | undefined;
-    if (t === 'none' || t === 'ramfb' || !pciWanted(v.address)) return;
-    next(p, 'video', v, devicePath('video', i));
-  });
-  devs(def, 'shmems').forEach((s, i) => {
-    if (pciWanted(s.address)) next(p, 'shmem', s, devicePath('shmem', i));
-  });
-  devs(def, 'inputs').forEach((inp, i) => {
-    if (inp.bus === 'virtio' && pciWanted(inp.address)) next(p, 'input', inp, devicePath('input', i));
-  });
-  devs(def, 'serials').forEach((s, i) => {
-    if (s.target?.type === 'pci-serial' && pciWanted(s.address)) next(p, 'serial', s, devicePath('serial', i));
-  });
+  {
+    const list = devs(def, 'videos');
+    for (let i = 0, n = list.length; i < n; i++) {
+      const v = list[i]!;
+      const t = v.model?.type as string | undefined;
+      if (t === 'none' || t === 'ramfb' || !pciWanted(v.address)) continue;
+      next(p, 'video', v, devicePath('video', i));
+    }
+  }
+  {
+    const list = devs(def, 'shmems');
+    for (let i = 0, n = list.length; i < n; i++) {
+      const s = list[i]!;
+      if (pciWanted(s.address)) next(p, 'shmem', s, devicePath('shmem', i));
+    }
+  }
+  {
+    const list = devs(def, 'inputs');
+    for (let i = 0, n = list.length; i < n; i++) {
+      const inp = list[i]!;
+      if (inp.bus === 'virtio' && pciWanted(inp.address)) next(p, 'input', inp, devicePath('input', i));
+    }
+  }
+  {
+    const list = devs(def, 'serials');
+    for (let i = 0, n = list.length; i < n; i++) {
+      const s = list[i]!;
+      if (s.target?.type === 'pci-serial' && pciWanted(s.address)) next(p, 'serial', s, devicePath('serial', i));
+    }
+  }
   const iommu = single(def, 'iommu');
   if (iommu && iommu.model === 'virtio' && pciWanted(iommu.address)) next(p, 'iommu', iommu, devicePath('iommu', 0, false));
   const vsock = single(def, 'vsock');
   if (vsock && pciWanted(vsock.address)) next(p, 'vsock', vsock, devicePath('vsock', 0, false));
-  devs(def, 'memoryDevices').forEach((m, i) => {
-    if ((m.model === 'virtio-pmem' || m.model === 'virtio-mem') && pciWanted(m.address)) next(p, 'memory', m, devicePath('memory', i));
-  });
+  {
+    const list = devs(def, 'memoryDevices');
+    for (let i = 0, n = list.length; i < n; i++) {
+      const m = list[i]!;
+      if ((m.model === 'virtio-pmem' || m.model === 'virtio-mem') && pciWanted(m.address)) next(p, 'memory', m, devicePath('memory', i));
+    }
+  }
 }
 
 /** virDomainPCIAddressSetAllMulti: function 0 of a slot with other functions in use gets multifunction='on'. */
@@ -991,59 +1063,63 @@ const DECIMAL_TARGET_OPTIONS = ['chassisNr', 'chassis', 'busNr', 'index'] as con
 
 /** The model name and target options libvirt fills on every PCI controller once placed. */
 function controllerDefaults(def: DomainDraft, caps: AddressCaps): void {
-  controllers(def).forEach((c, i) => {
-    if (c.type !== 'pci') return;
-    const idx = pciIndex(c);
-    const addr = readPci(c.address?.type === 'pci' ? c.address : undefined);
-    if (c.modelName?.name === undefined) {
-      const name = c.model === 'pcie-root-port' ? (caps.pcieRootPort ? 'pcie-root-port' : 'ioh3420') : MODEL_NAMES[c.model as string];
-      if (name !== undefined) c.modelName = { ...(c.modelName ?? {}), name };
-    }
-    switch (c.model) {
-      case 'pci-bridge':
-        if (c.target?.chassisNr === undefined) targetOf(c).chassisNr = String(idx);
-        break;
-      case 'pcie-root-port':
-        if (c.target?.chassis === undefined) targetOf(c).chassis = String(idx);
-        if (c.target?.port === undefined) targetOf(c).port = `0x${hex((addr.slot << 3) + addr.function)}`;
-        break;
-      case 'pcie-switch-downstream-port':
-        if (c.target?.chassis === undefined) targetOf(c).chassis = String(idx);
-        if (c.target?.port === undefined) targetOf(c).port = `0x${hex(addr.slot)}`;
-        break;
-      case 'pci-expander-bus':
-      case 'pcie-expander-bus':
-        if (c.target?.busNr === undefined) {
-          const busNr = findNewBusNr(def);
-          if (busNr === -1) {
-            throw new VirtError(
-              'CONFIG_UNSUPPORTED',
-              `No free busNr lower than current lowest busNr is available to auto-assign to bus ${addr.bus}. Must be manually assigned`,
-              `${devicePath('controller', i)}/target/@busNr`,
-            );
-          }
-          targetOf(c).busNr = String(busNr);
-        }
-        break;
-    }
-    // libvirt writes these options as numbers: chassisNr, chassis, busNr and index in decimal, port in hex.
-    const t = c.target as Record<string, string> | undefined;
-    if (t) {
-      for (const k of DECIMAL_TARGET_OPTIONS) {
-        const n = num(t[k], 0);
-        if (n !== undefined && !Number.isNaN(n) && t[k] !== String(n)) t[k] = String(n);
+  {
+    const list = controllers(def);
+    for (let i = 0, n = list.length; i < n; i++) {
+      const c = list[i]!;
+      if (c.type !== 'pci') continue;
+      const idx = pciIndex(c);
+      const addr = readPci(c.address?.type === 'pci' ? c.address : undefined);
+      if (c.modelName?.name === undefined) {
+        const name = c.model === 'pcie-root-port' ? (caps.pcieRootPort ? 'pcie-root-port' : 'ioh3420') : MODEL_NAMES[c.model as string];
+        if (name !== undefined) c.modelName = { ...(c.modelName ?? {}), name };
       }
-      const port = num(t.port, 0);
-      if (port !== undefined && !Number.isNaN(port) && t.port !== `0x${hex(port)}`) t.port = `0x${hex(port)}`;
+      switch (c.model) {
+        case 'pci-bridge':
+          if (c.target?.chassisNr === undefined) targetOf(c).chassisNr = String(idx);
+          break;
+        case 'pcie-root-port':
+          if (c.target?.chassis === undefined) targetOf(c).chassis = String(idx);
+          if (c.target?.port === undefined) targetOf(c).port = `0x${hex((addr.slot << 3) + addr.function)}`;
+          break;
+        case 'pcie-switch-downstream-port':
+          if (c.target?.chassis === undefined) targetOf(c).chassis = String(idx);
+          if (c.target?.port === undefined) targetOf(c).port = `0x${hex(addr.slot)}`;
+          break;
+        case 'pci-expander-bus':
+        case 'pcie-expander-bus':
+          if (c.target?.busNr === undefined) {
+            const busNr = findNewBusNr(def);
+            if (busNr === -1) {
+              throw new VirtError(
+                'CONFIG_UNSUPPORTED',
+                `No free busNr lower than current lowest busNr is available to auto-assign to bus ${addr.bus}. Must be manually assigned`,
+                `${devicePath('controller', i)}/target/@busNr`,
+              );
+            }
+            targetOf(c).busNr = String(busNr);
+          }
+          break;
+      }
+      // libvirt writes these options as numbers: chassisNr, chassis, busNr and index in decimal, port in hex.
+      const t = c.target as Record<string, string> | undefined;
+      if (t) {
+        for (const k of DECIMAL_TARGET_OPTIONS) {
+          const n = num(t[k], 0);
+          if (n !== undefined && !Number.isNaN(n) && t[k] !== String(n)) t[k] = String(n);
+        }
+        const port = num(t.port, 0);
+        if (port !== undefined && !Number.isNaN(port) && t.port !== `0x${hex(port)}`) t.port = `0x${hex(port)}`;
+      }
+      if (c.model === 'pci-bridge' && idx <= addr.bus) {
+        throw new VirtError(
+          'CONFIG_UNSUPPORTED',
+          `PCI controller at index ${idx} (0x${hex(idx, 2)}) has bus='0x${hex(addr.bus, 2)}', but index must be larger than bus`,
+          `${devicePath('controller', i)}/address`,
+        );
+      }
     }
-    if (c.model === 'pci-bridge' && idx <= addr.bus) {
-      throw new VirtError(
-        'CONFIG_UNSUPPORTED',
-        `PCI controller at index ${idx} (0x${hex(idx, 2)}) has bus='0x${hex(addr.bus, 2)}', but index must be larger than bus`,
-        `${devicePath('controller', i)}/address`,
-      );
-    }
-  });
+  }
 }
 
 function targetOf(c: Dev): Record<string, string> {

@@ -43,21 +43,27 @@ function assignOne(def: DomainDraft, dev: Dev, defaultReg: number, kind: string,
 }
 
 export function assignSpaprVioAddresses(def: DomainDraft): void {
-  devs(def, 'interfaces').forEach((net, i) => {
+  for (let i = 0, list = devs(def, 'interfaces'), n = list.length; i < n; i++) {
+    const net = list[i]!;
     if (net.model?.type === 'spapr-vlan') net.address = { ...(net.address?.type === 'spapr-vio' ? net.address : {}), type: 'spapr-vio' };
     assignOne(def, net, VIO_ADDR_NET, 'interface', i);
-  });
-  devs(def, 'controllers').forEach((c, i) => {
+  }
+  for (let i = 0, list = devs(def, 'controllers'), n = list.length; i < n; i++) {
+    const c = list[i]!;
     if (c.type === 'scsi' && c.model === 'ibmvscsi') c.address = { ...(c.address?.type === 'spapr-vio' ? c.address : {}), type: 'spapr-vio' };
     assignOne(def, c, VIO_ADDR_SCSI, 'controller', i);
-  });
-  devs(def, 'serials').forEach((s, i) => {
+  }
+  for (let i = 0, list = devs(def, 'serials'), n = list.length; i < n; i++) {
+    const s = list[i]!;
     if (s.target?.type === 'spapr-vio-serial') s.address = { ...(s.address?.type === 'spapr-vio' ? s.address : {}), type: 'spapr-vio' };
     assignOne(def, s, VIO_ADDR_SERIAL, 'serial', i);
-  });
+  }
   const nvram = single(def, 'nvram');
   if (nvram) assignOne(def, nvram, VIO_ADDR_NVRAM, 'nvram', 0, false);
-  devs(def, 'tpms').forEach((t, i) => assignOne(def, t, VIO_ADDR_TPM, 'tpm', i));
+  for (let i = 0, list = devs(def, 'tpms'), n = list.length; i < n; i++) {
+    const t = list[i]!;
+    assignOne(def, t, VIO_ADDR_TPM, 'tpm', i);
+  }
 }
 
 export const spaprVioRules: DomainRule<QemuData>[] = [

@@ -242,21 +242,24 @@ export function assignUsbAddresses(def: DomainDraft, newDomain = true): void {
   if (!newDomain && usbDevices(def, true).some((u) => !(u.dev.address?.type === 'usb' && portValid(u.dev.address)))) return;
   addHubs(def);
   const set = new UsbAddressSet();
-  devs(def, 'controllers').forEach((c, i) => {
+  for (let i = 0, list = devs(def, 'controllers'), n = list.length; i < n; i++) {
+    const c = list[i]!;
     if (c.type === 'usb') set.addController(c, devicePath('controller', i));
-  });
-  devs(def, 'hubs').forEach((h, i) => {
+  }
+  for (let i = 0, list = devs(def, 'hubs'), n = list.length; i < n; i++) {
+    const h = list[i]!;
     if (h.type === 'usb' && h.address?.type === 'usb' && portValid(h.address)) set.addHub(h, `${devicePath('hub', i)}/address`);
-  });
+  }
   for (const u of usbDevices(def, false)) set.reserve(u.dev.address, `${u.path}/address`);
 
-  devs(def, 'hubs').forEach((h, i) => {
-    if (h.type !== 'usb') return;
-    if (h.address?.type === 'usb' && portValid(h.address)) return;
+  for (let i = 0, list = devs(def, 'hubs'), n = list.length; i < n; i++) {
+    const h = list[i]!;
+    if (h.type !== 'usb') continue;
+    if (h.address?.type === 'usb' && portValid(h.address)) continue;
     const path = devicePath('hub', i);
     set.assign(h, path);
     set.addHub(h, `${path}/address`);
-  });
+  }
   for (const u of usbDevices(def, false)) {
     const t = u.dev.address?.type ?? 'none';
     if (t !== 'none' && t !== 'usb') continue;

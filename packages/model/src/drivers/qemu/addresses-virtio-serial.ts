@@ -106,7 +106,10 @@ function nextFromController(set: VirtioSerialSet, controller: number, path: stri
 
 export function assignVirtioSerialAddresses(def: DomainDraft): void {
   const set = new VirtioSerialSet();
-  devs(def, 'controllers').forEach((c, i) => set.add(c, devicePath('controller', i)));
+  for (let i = 0, list = devs(def, 'controllers'), n = list.length; i < n; i++) {
+    const c = list[i]!;
+    set.add(c, devicePath('controller', i));
+  }
   for (const ref of walkDevices(def)) {
     const a = ref.dev.address;
     if (!isComplete(a)) continue;
@@ -114,8 +117,9 @@ export function assignVirtioSerialAddresses(def: DomainDraft): void {
   }
 
   // Consoles: a port is taken on a scratch copy; the console keeps no address.
-  devs(def, 'consoles').forEach((con, i) => {
-    if (con.target?.type !== 'virtio' || isComplete(con.address)) return;
+  for (let i = 0, list = devs(def, 'consoles'), n = list.length; i < n; i++) {
+    const con = list[i]!;
+    if (con.target?.type !== 'virtio' || isComplete(con.address)) continue;
     const path = devicePath('console', i);
     if (con.address?.type === 'virtio-serial') {
       // portOnly on the scratch copy, whose controller is 0.
@@ -125,10 +129,11 @@ export function assignVirtioSerialAddresses(def: DomainDraft): void {
       const { controller, port } = nextAddr(def, set, true, path);
       set.reserve(controller, port, path);
     }
-  });
+  }
 
-  devs(def, 'channels').forEach((ch, i) => {
-    if (ch.target?.type !== 'virtio' || isComplete(ch.address)) return;
+  for (let i = 0, list = devs(def, 'channels'), n = list.length; i < n; i++) {
+    const ch = list[i]!;
+    if (ch.target?.type !== 'virtio' || isComplete(ch.address)) continue;
     const path = devicePath('channel', i);
     let controller: number;
     let port: number;
@@ -140,7 +145,7 @@ export function assignVirtioSerialAddresses(def: DomainDraft): void {
     }
     ch.address = serialAddress(controller, 0, port);
     set.reserve(controller, port, `${path}/address`);
-  });
+  }
 }
 
 export const virtioSerialRules: DomainRule<QemuData>[] = [

@@ -249,13 +249,14 @@ function vcpuStates(def: DomainDef): VcpuState[] {
   return states;
 }
 
+function fail(msg: string, s: VcpuState, attr?: string): never {
+  throw new VirtError('CONFIG_UNSUPPORTED', msg, s.path === '/domain/vcpu' || !attr ? s.path : `${s.path}/@${attr}`);
+}
+
 const vcpusCheck = domainRule<QemuData>('vcpus-check', 'QEMU starts vCPU 0 first and cold-plugs the non-hotpluggable vCPUs in order before the hotpluggable ones', (def) => {
   const vcpus = vcpuStates(def as DomainDef);
   const first = vcpus[0];
   if (!first) return;
-  const fail = (msg: string, s: VcpuState, attr?: string) => {
-    throw new VirtError('CONFIG_UNSUPPORTED', msg, s.path === '/domain/vcpu' || !attr ? s.path : `${s.path}/@${attr}`);
-  };
   if (!first.online) fail("vcpu 0 can't be offline", first, 'enabled');
   if (first.hotpluggable === 'yes') fail("vcpu0 can't be hotpluggable", first, 'hotpluggable');
   if (first.order !== 0 && first.order !== 1) fail('vcpu0 must be enabled first', first, 'order');
