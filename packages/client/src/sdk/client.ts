@@ -46,8 +46,14 @@ export type OpResult = Readonly<Record<string, unknown>>;
 
 async function redisUp(url: string, timeoutMs: number, sec: ConnectionSecurity): Promise<Redis[]> {
   let lastError: Error | undefined;
+  let up = false;
   const make = () => {
-    const c = new Redis(url, { ...sec.redis, maxRetriesPerRequest: null, lazyConnect: true, connectTimeout: timeoutMs });
+    const c = new Redis(url, {
+      ...sec.redis, maxRetriesPerRequest: null, lazyConnect: true, connectTimeout: timeoutMs,
+      // No reconnecting until the first connect worked: a refused one (a wrong CA, say) is reported, and a reconnect
+      // still in its TLS handshake when we give up would raise the server's alert on a socket nobody listens to.
+      retryStrategy: (times) => (up ? Math.min(times * 50, 2_000) : null),
+    });
     // ioredis prints an unhandled 'error' event to stderr; the first failure is reported once, below, instead.
     c.on('error', (e: Error) => (lastError ??= e));
     return c;
@@ -58,9 +64,14 @@ async function redisUp(url: string, timeoutMs: number, sec: ConnectionSecurity):
       Promise.all(conns.map((c) => c.connect())),
       new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref()),
     ]);
+    up = true;
     return conns;
   } catch (e) {
-    for (const c of conns) c.disconnect();
+    for (const c of conns) {
+      // A socket given up on may still hear from the server (a TLS alert): heard, not thrown.
+      (c as unknown as { stream?: NodeJS.EventEmitter }).stream?.on('error', () => undefined);
+      c.disconnect();
+    }
     throw connectFailure('Redis', redactUrl(url), lastError ?? (e as Error), sec.config);
   }
 }
