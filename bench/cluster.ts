@@ -34,6 +34,11 @@
  * host (host_subset_size 1), lose the claim race to each other, and ~1–3% give
  * up after 25 lost races (OPERATION_TIMEOUT). VIRTFLOW_BENCH_CLUSTER_SUBSET
  * sets VIRTFLOW_HOST_SUBSET_SIZE for the scheduler.
+ *
+ * VIRTFLOW_BENCH_CLUSTER_ONLY=burst runs the warm-up and the burst alone (no
+ * floor, paced run, decisions or result file) and prints the burst's window on
+ * the monotonic clock, to cut a CPU profile of the path to it:
+ *   VIRTFLOW_BENCH_CLUSTER_ONLY=burst node --cpu-prof --cpu-prof-dir=/tmp/p --import tsx bench/run.ts cluster
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -63,6 +68,8 @@ const SCHED_CONCURRENCY = Number(process.env.VIRTFLOW_BENCH_CLUSTER_SCHED_CONCUR
 const PARSER_CONCURRENCY = process.env.VIRTFLOW_BENCH_CLUSTER_PARSER_CONCURRENCY ?? '32';
 const TIMEOUT_MS = Number(process.env.VIRTFLOW_BENCH_CLUSTER_TIMEOUT_MS ?? 900_000);
 const STALL_MS = Number(process.env.VIRTFLOW_BENCH_CLUSTER_STALL_MS ?? 20_000);
+/** `burst`: only the warm-up and the burst, no floor, paced run, decisions or result file (for CPU profiles of the path). */
+const ONLY = process.env.VIRTFLOW_BENCH_CLUSTER_ONLY;
 const GiB = 1024 * 1024;
 /** Hosts big enough that every domain fits (128 MiB, 1 vCPU each; CPU ratio 4). */
 const HOST_MEMORY_KIB = Math.max(64, Math.ceil((DOMAINS * 2) / HOSTS / 8)) * GiB;
@@ -368,8 +375,8 @@ export async function clusterBench(): Promise<void> {
   let parser: ParserProcess | undefined;
   try {
     // Floor first, on the same servers, before anything else runs on them.
-    const bull = await bullFloor(servers, 5000);
-    const nats = await natsFloor(servers, 20_000);
+    const bull = ONLY === 'burst' ? { jobsPerS: NaN, jobs: 0 } : await bullFloor(servers, 5000);
+    const nats = ONLY === 'burst' ? { requestsPerS: NaN, p50Ms: NaN, requests: 0 } : await natsFloor(servers, 20_000);
     console.log(`floor: bullmq ${bull.jobsPerS.toFixed(0)} jobs/s, nats ${nats.requestsPerS.toFixed(0)} req/s`);
 
     parser = await spawnParser(servers, { VIRTFLOW_CONCURRENCY: PARSER_CONCURRENCY, VIRTFLOW_LOCK_MS: '60000', VIRTFLOW_STALLED_MS: '60000', VIRTFLOW_LOG_LEVEL: 'warn' });
@@ -394,8 +401,15 @@ export async function clusterBench(): Promise<void> {
     while (Date.now() < deadline && scheduler.live.current().hosts.size < HOSTS) await sleep(100);
 
     await clusterRun(servers, Math.min(200, DOMAINS), undefined, 'warm');
+    const burstFrom = process.hrtime.bigint() / 1000n;
     const burst = await clusterRun(servers, DOMAINS, undefined, 'burst');
+    // The burst's window on the monotonic clock a CPU profile's timestamps use (µs), to cut the profile to it.
+    if (ONLY === 'burst') console.log(`burst window µs: ${burstFrom} ${process.hrtime.bigint() / 1000n}`);
     console.log(`burst: ${burst.started}/${burst.domains} running in ${burst.seconds} s`);
+    if (ONLY === 'burst') {
+      console.log(`burst: ${burst.runningPerS}/s; CPU ms a domain: ${JSON.stringify(Object.fromEntries(Object.entries(burst.cpuSeconds).map(([p, s]) => [p, r1((s * 1000) / burst.domains)])))}`);
+      return;
+    }
     const pacedRate = Math.min(500, burst.runningPerS * 0.8);
     const paced = await clusterRun(servers, Math.max(50, Math.round(pacedRate * PACED_S)), pacedRate, 'paced');
 

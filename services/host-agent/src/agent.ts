@@ -270,6 +270,9 @@ export class Agent {
 
   async #carryOut(cmd: AnyCommand, m: JsMsg): Promise<void> {
     const t0 = performance.now();
+    // A start reads its domain in any case: asked for with the pending record, in the same round trip.
+    const preloaded = cmd.type === 'start' ? this.#o.store.load(domainRef(cmd.uuid)) : undefined;
+    preloaded?.catch(() => undefined); // not awaited when the command turns out done or in recovery
     // The common case in one round trip: the pending record is created only if there is none.
     const prior = (await this.#claim(cmd)) ? undefined : await commandOutcome(this.#results, this.hostId, cmd.id);
     if (prior && prior.status !== 'pending') {
@@ -282,7 +285,7 @@ export class Agent {
     this.#book.noteCommand(cmd.uuid, cmd.id, cmd.correlationId);
     const progress = setInterval(() => m.working(), Math.max(1_000, this.#ackWaitMs / 3));
     try {
-      const events = await execute(this.#exec(), cmd, recovering);
+      const events = await execute(this.#exec(), cmd, recovering, preloaded);
       await this.#outcome(cmd, { status: 'completed', events });
       m.ack();
       this.metrics.commands.inc({ type: cmd.type, outcome: 'completed' });

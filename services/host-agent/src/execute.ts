@@ -59,9 +59,16 @@ export interface RecordedEvent {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export async function execute(ctx: ExecContext, cmd: AnyCommand, recovering: boolean): Promise<readonly RecordedEvent[]> {
+/**
+ * The domain as read for this command while its pending record was being
+ * created (agent.ts): a start needs the read anyway, and asking for both at
+ * once saves a round trip. Not used in recovery, which reads afresh.
+ */
+export type Preloaded = Promise<{ readonly state: DomainState | undefined; readonly version: number }>;
+
+export async function execute(ctx: ExecContext, cmd: AnyCommand, recovering: boolean, preloaded?: Preloaded): Promise<readonly RecordedEvent[]> {
   try {
-    return await dispatch(ctx, cmd, recovering);
+    return await dispatch(ctx, cmd, recovering, preloaded);
   } catch (e) {
     // Whatever went wrong, the next decision on this domain starts from the log.
     ctx.cache.delete(cmd.uuid);
@@ -69,7 +76,7 @@ export async function execute(ctx: ExecContext, cmd: AnyCommand, recovering: boo
   }
 }
 
-async function dispatch(ctx: ExecContext, cmd: AnyCommand, recovering: boolean): Promise<readonly RecordedEvent[]> {
+async function dispatch(ctx: ExecContext, cmd: AnyCommand, recovering: boolean, preloaded: Preloaded | undefined): Promise<readonly RecordedEvent[]> {
   if (recovering) {
     ctx.cache.delete(cmd.uuid);
     const prior = await ownEvents(ctx, cmd);
@@ -81,7 +88,7 @@ async function dispatch(ctx: ExecContext, cmd: AnyCommand, recovering: boolean):
     case 'undefine':
       return undefine(ctx, cmd);
     case 'start':
-      return start(ctx, cmd, recovering);
+      return start(ctx, cmd, recovering, recovering ? undefined : preloaded);
     case 'shutdown':
       return op(ctx, cmd, recovering, {
         check: (s) => running(ctx, s),
@@ -349,8 +356,8 @@ export function resourcesOf(def: DomainDef): { memoryKiB: number; vcpus: number 
  * `paused` its CPUs stay stopped (STARTED BOOTED, then SUSPENDED PAUSED, as
  * libvirt reports `virsh start --paused`).
  */
-async function start(ctx: ExecContext, cmd: Command<'start'>, recovering: boolean): Promise<readonly RecordedEvent[]> {
-  const loaded = await load(ctx, cmd.uuid);
+async function start(ctx: ExecContext, cmd: Command<'start'>, recovering: boolean, preloaded: Preloaded | undefined): Promise<readonly RecordedEvent[]> {
+  const loaded = preloaded ? await preloaded : await load(ctx, cmd.uuid);
   const s = loaded.state;
   if (!s?.defined) throw noDomain(cmd.uuid);
   if (s.state !== 'shutoff') throw new VirtError('OPERATION_INVALID', 'domain is already running');

@@ -17,8 +17,8 @@
  * domain's queue, after the commands before it.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { VirtError, staleCopy, type DomainState, type HostFacts } from '@virtflow/model';
-import { domainRef, hostRef, type EventStore } from '@virtflow/runtime';
+import { VirtError, staleCopy, type DomainState } from '@virtflow/model';
+import { aggregateSubjects, domainRef, hostRef, type EventStore } from '@virtflow/runtime';
 import type { Hypervisor } from './hypervisor/types.ts';
 import type { Logger } from './log.ts';
 
@@ -96,9 +96,19 @@ export interface FencerOptions extends FenceContext {
   readonly onFenced?: (f: Fenced) => void;
 }
 
-/** What of the host's record says it was judged: up or down, and since when. Claims change the version, not this. */
-function judgement(h: HostFacts | undefined): string {
-  return h ? `${h.up}|${h.lastSeen ?? ''}|${h.lastDownReason ?? ''}` : '';
+/** The host's events that change how it was judged (up or down, and since when: reduceHostFacts); claims do not. */
+const JUDGED_BY = ['HostRegistered', 'HostCapabilitiesReported', 'HostDown', 'HostUp'] as const;
+
+/**
+ * Where the host's judgement stands in the log: the last sequence of each of
+ * its JUDGED_BY subjects. A change of judgement is a new message on one of
+ * them; reading their heads is a few indexed lookups, where loading the host
+ * would read every claim and release on it since its snapshot.
+ */
+async function judgement(store: EventStore, hostId: string): Promise<string> {
+  const subj = aggregateSubjects(hostRef(hostId));
+  const heads = await Promise.all(JUDGED_BY.map((t) => store.jsm.direct.getMessage(store.stream, { last_by_subj: subj.event(t) })));
+  return heads.map((m) => m?.seq ?? 0).join('|');
 }
 
 /** Runs the fence check when the host may have been judged down; see the file comment. */
@@ -132,7 +142,7 @@ export class Fencer {
 
   async #poll(): Promise<void> {
     try {
-      const j = judgement((await this.#o.store.load(hostRef(this.#o.hostId))).state);
+      const j = await judgement(this.#o.store, this.#o.hostId);
       if (this.#seen !== undefined && j !== this.#seen) void this.trigger('host record changed');
       this.#seen = j;
     } catch {

@@ -13,8 +13,8 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
-  emptyInventory, foldInventory, projectDomains, subjects,
-  type AnyEvent, type DomainRow, type DomainsProjection, type Inventory, type InventoryConfig,
+  domainOf, emptyInventory, foldInventory, projectDomains, subjects,
+  type AnyEvent, type DomainRow, type DomainsProjection, type HostClaim, type Inventory, type InventoryConfig,
 } from '@virtflow/model';
 import { readHeartbeats, type EventStore, type EventSubscription, type Heartbeat, type PoisonReport } from '@virtflow/runtime';
 
@@ -49,8 +49,20 @@ export class LiveInventory {
   #inventory: Inventory;
   #domains: DomainsProjection = projectDomains.empty();
   #pending: Array<{ seq: number; event: AnyEvent }> = [];
+  /** Read and folded into the inventory, not yet into the domains projection. */
+  #domainsPending: Array<{ seq: number; event: AnyEvent }> = [];
   /** host + uuid → id of the claim event in force, as of the last event read: which claim a stop ends. */
   readonly #claims = new Map<string, string>();
+  /**
+   * uuid → hostId → the claim the host holds for the domain, as the host's
+   * facts have it with every event read or applied so far (the same rule as
+   * reduceHostFacts: a claim replaces the domain's claim on the host, a
+   * release drops it), so a start finds its domain's claims without folding
+   * the inventory or going through every host.
+   */
+  readonly #claimsByDomain = new Map<string, Map<string, HostClaim>>();
+  /** uuid → the version of the domain's last event read. */
+  readonly #versions = new Map<string, number>();
   #seq = 0;
   #failure: unknown;
   #sub: EventSubscription | undefined;
@@ -88,6 +100,9 @@ export class LiveInventory {
 
   #read(event: AnyEvent, seq: number): void {
     this.#pending.push({ seq, event });
+    this.#indexClaim(event);
+    const uuid = domainOf(event);
+    if (uuid !== undefined) this.#versions.set(uuid, event.version);
     switch (event.type) {
       case 'HostResourcesClaimed':
         this.#claims.set(claimKey(event.data.hostId, event.data.uuid), event.id);
@@ -105,6 +120,21 @@ export class LiveInventory {
     this.#advance(seq);
     // Nobody asked for a while (an idle scheduler): fold what is there rather than hold it all.
     if (this.#pending.length >= 8192) this.#flush();
+  }
+
+  /** #claimsByDomain with `event` (in the order the inventory folds them). */
+  #indexClaim(event: AnyEvent): void {
+    if (event.type === 'HostResourcesClaimed') {
+      const { hostId, uuid, ...claim } = event.data;
+      const held: HostClaim = { ...claim, id: event.id, correlationId: event.correlationId };
+      const hosts = this.#claimsByDomain.get(uuid);
+      if (hosts) hosts.set(hostId, held);
+      else this.#claimsByDomain.set(uuid, new Map([[hostId, held]]));
+    } else if (event.type === 'HostResourcesReleased') {
+      const { uuid, hostId } = event.data;
+      const hosts = this.#claimsByDomain.get(uuid);
+      if (hosts?.delete(hostId) && hosts.size === 0) this.#claimsByDomain.delete(uuid);
+    }
   }
 
   #advance(seq: number): void {
@@ -149,6 +179,16 @@ export class LiveInventory {
     const items = this.#pending;
     this.#pending = [];
     this.#inventory = foldInventory(this.#inventory, items.map((i) => i.event));
+    // The domains projection is asked for rarely (placement reads the inventory): folded when it is, or in big batches.
+    for (const i of items) this.#domainsPending.push(i);
+    if (this.#domainsPending.length >= 8192) this.#flushDomains();
+  }
+
+  #flushDomains(): void {
+    this.#flush();
+    if (this.#domainsPending.length === 0) return;
+    const items = this.#domainsPending;
+    this.#domainsPending = [];
     this.#domains = projectDomains.applyAll(this.#domains, items);
   }
 
@@ -160,7 +200,7 @@ export class LiveInventory {
 
   /** Where each domain is, with everything read so far. */
   domains(): DomainsProjection {
-    this.#flush();
+    this.#flushDomains();
     return this.#domains;
   }
 
@@ -171,7 +211,13 @@ export class LiveInventory {
   /** Folds events this scheduler has just appended, before they come back from the stream. */
   applyLocal(events: readonly AnyEvent[]): void {
     this.#flush();
+    for (const e of events) this.#indexClaim(e);
     this.#inventory = foldInventory(this.#inventory, events);
+  }
+
+  /** hostId → the claim each host holds for the domain, with everything read and applied so far. */
+  claimsOfDomain(uuid: string): Map<string, HostClaim> {
+    return new Map(this.#claimsByDomain.get(uuid));
   }
 
   /** The domains holding a claim in scheduling group `name`, on any host. */
@@ -181,6 +227,11 @@ export class LiveInventory {
       for (const [uuid, c] of Object.entries(facts.claims ?? {})) if (c.group === name) out.push(uuid);
     }
     return out;
+  }
+
+  /** The domain's version as of the last event read (undefined: none read). */
+  versionOf(uuid: string): number | undefined {
+    return this.#versions.get(uuid);
   }
 
   /** The id of the claim a host holds for a domain, as of the last event read. */

@@ -55,6 +55,8 @@ export async function routeOperation(ctx: RouteContext, op: RoutedOp, uuid: stri
   const claimId = op === 'destroy' ? (await heldClaims(ctx.claims, hostId))[uuid]?.id : undefined;
   const cmd = makeCommand(op, { hostId, uuid }, {}, { correlationId: ids.correlationId, now: ctx.now, newId: ctx.newId });
   const pending: Promise<CommandOutcome> = ctx.watcher.wait(cmd, ctx.commandTimeoutMs);
+  // A send that throws leaves the wait unawaited: its timeout must not surface as an unhandled rejection.
+  pending.catch(() => undefined);
   await sendCommand(ctx.nc, cmd);
   const outcome = await pending;
   if (outcome.status !== 'completed') {

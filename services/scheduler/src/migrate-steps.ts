@@ -41,6 +41,8 @@ export async function command<T extends CommandType>(
   const cmd = makeCommand(type, { hostId, uuid }, args, { correlationId: ids.correlationId, now: ctx.now, newId: ctx.newId });
   // The watcher must be waiting before the agent can answer: wait() registers synchronously.
   const pending = ctx.watcher ? ctx.watcher.wait(cmd, timeoutMs) : undefined;
+  // A send that throws leaves the wait unawaited: its timeout must not surface as an unhandled rejection.
+  pending?.catch(() => undefined);
   await sendCommand(ctx.nc, cmd);
   const outcome = pending ? await pending : await awaitCommandResult(ctx.nc, cmd, { timeoutMs });
   return { id: cmd.id, outcome };

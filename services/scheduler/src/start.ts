@@ -21,7 +21,7 @@ import { domainRef, isConcurrencyError, sendCommand, type CommandResultWatcher, 
 import type { NatsConnection } from '@nats-io/transport-node';
 import { claim, heldClaims, release, type ClaimsContext, type Ids } from './claims.ts';
 import type { LiveInventory } from './inventory.ts';
-import { updateChecked } from './update-checked.ts';
+import { appendChecked, updateChecked, type KnownDomain } from './update-checked.ts';
 import type { SchedulerMetrics } from './metrics.ts';
 
 export interface StartContext {
@@ -78,6 +78,8 @@ async function startOn(ctx: StartContext, hostId: string, uuid: string, paused: 
   const cmd = makeCommand('start', { hostId, uuid }, paused ? { paused } : {}, { correlationId: ids.correlationId, now: ctx.now, newId: ctx.newId });
   // Waiting before sending: the watcher must know the command before the agent can answer.
   const outcome = ctx.watcher.wait(cmd, ctx.commandTimeoutMs);
+  // A send that throws leaves the wait unawaited: its timeout must not surface as an unhandled rejection.
+  outcome.catch(() => undefined);
   await sendCommand(ctx.nc, cmd);
   return outcome;
 }
@@ -129,9 +131,18 @@ export async function startDomain(ctx: StartContext, args: StartArgs): Promise<S
 
 const CATCH_UP_MS = 10_000;
 
+/**
+ * A domain with a short history has no snapshot (a load writes one only after
+ * replaying many events): read it from its events alone, one round trip less.
+ * Only a guess from the live view, and a wrong one costs time, never
+ * correctness (a load without the snapshot replays everything).
+ */
+const SHORT_HISTORY = 16;
+const loadOptions = (ctx: StartContext, uuid: string) => ((ctx.live.versionOf(uuid) ?? Infinity) <= SHORT_HISTORY ? { snapshot: false } : {});
+
 async function startOnce(ctx: StartContext, args: StartArgs, ids: Ids): Promise<StartResult> {
   const { uuid } = args;
-  const loaded = await ctx.store.load(domainRef(uuid));
+  const loaded = await ctx.store.load(domainRef(uuid), loadOptions(ctx, uuid));
   const s = loaded.state;
   if (!s?.defined) throw new VirtError('NO_DOMAIN', `no domain with matching uuid '${uuid}'`, '/uuid');
   if (s.state !== 'shutoff') {
@@ -140,6 +151,8 @@ async function startOnce(ctx: StartContext, args: StartArgs, ids: Ids): Promise<
     throw new VirtError('OPERATION_INVALID', 'domain is already running', '/uuid');
   }
   if (s.hostId !== undefined) await dropStalePlacement(ctx, uuid, s.hostId, ids);
+  // The domain as this start read it and, after each DomainPlaced, wrote it: placements append on it without a reload.
+  let known: KnownDomain = { state: s, version: loaded.version };
   const base = requestFor(ctx, s, args.hints);
   const excluded = [...(base.hints.excludeHosts ?? [])];
   const attempts: StartAttempt[] = [];
@@ -172,7 +185,7 @@ async function startOnce(ctx: StartContext, args: StartArgs, ids: Ids): Promise<
     ctx.metrics?.claims.inc({ outcome: 'taken' });
     if (c.event) ctx.live.applyLocal([c.event]);
     // The claim already counts in the inventory; folding DomainPlaced too would copy its lifecycles map per start.
-    await placeOrRelease(ctx, uuid, p, c.claimId, ids);
+    known = await placeOrRelease(ctx, uuid, known, p, c.claimId, ids);
     lastPlaced = hostId;
     starts++;
     const outcome = await startOn(ctx, hostId, uuid, args.paused === true, ids);
@@ -192,16 +205,21 @@ async function startOnce(ctx: StartContext, args: StartArgs, ids: Ids): Promise<
   throw new VirtError('OPERATION_FAILED', `domain '${s.name}' failed to start on ${starts} host${starts === 1 ? '' : 's'} (at most ${ctx.maxHosts} are tried)\n${lines.join('\n')}`, '/hosts');
 }
 
-/** DomainPlaced for the claim; if the domain may no longer be placed (started meanwhile by someone else), the claim goes back. */
-async function placeOrRelease(ctx: StartContext, uuid: string, p: Placement, claimId: string, ids: Ids) {
+/**
+ * DomainPlaced for the claim, appended on the domain as this start knows it
+ * (a write by anyone else since makes the store refuse it, and it is decided
+ * again on the domain reloaded); if the domain may no longer be placed
+ * (started meanwhile by someone else), the claim goes back.
+ */
+async function placeOrRelease(ctx: StartContext, uuid: string, known: KnownDomain, p: Placement, claimId: string, ids: Ids): Promise<KnownDomain> {
   const c = p.claim!;
   try {
-    const r = await updateChecked(ctx.store, uuid, (s) => {
+    const r = await appendChecked(ctx.store, uuid, known, (s) => {
       if (!s?.defined) throw new VirtError('NO_DOMAIN', `no domain with matching uuid '${uuid}'`, '/uuid');
       if (s.state !== 'shutoff') throw new VirtError('OPERATION_INVALID', 'domain is already running', '/uuid');
       return [{ type: 'DomainPlaced', data: placedData(c, p.summary) }];
     }, ids);
-    return r.events;
+    return r.known;
   } catch (e) {
     await release(ctx.claims, c.hostId, uuid, `placement not recorded: ${(e as Error).message}`, ids, { claimId });
     throw e;
@@ -264,11 +282,8 @@ async function placeOnCaughtUpView(ctx: StartContext, req: PlacementRequest): Pr
 
 /** hostId → the domain's claim there, as the live inventory (the fold of every host's stream) has it; migration claims left out. */
 function claimsOf(ctx: StartContext, uuid: string): Map<string, HostClaim> {
-  const out = new Map<string, HostClaim>();
-  for (const [hostId, facts] of ctx.live.current().facts) {
-    const c = facts.claims && Object.hasOwn(facts.claims, uuid) ? facts.claims[uuid] : undefined;
-    if (c && c.migrateFrom === undefined) out.set(hostId, c);
-  }
+  const out = ctx.live.claimsOfDomain(uuid);
+  for (const [hostId, c] of out) if (c.migrateFrom !== undefined) out.delete(hostId);
   return out;
 }
 
