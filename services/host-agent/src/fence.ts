@@ -129,7 +129,16 @@ export class Fencer {
   async start(): Promise<void> {
     await this.#pass('start');
     this.#timers.push(setInterval(() => void this.#poll(), this.#o.checkMs));
-    if ((this.#o.fullMs ?? 60_000) > 0) this.#timers.push(setInterval(() => void this.trigger('periodic'), this.#o.fullMs ?? 60_000));
+    const fullMs = this.#o.fullMs ?? 60_000;
+    if (fullMs > 0) {
+      // The first full check at a random point of the period: agents started together (a cluster booting,
+      // a benchmark's hundred) would otherwise all load every domain they run in the same second, every period.
+      this.#timers.push(setTimeout(() => {
+        if (this.#stopped) return;
+        void this.trigger('periodic');
+        this.#timers.push(setInterval(() => void this.trigger('periodic'), fullMs));
+      }, Math.random() * fullMs));
+    }
     this.#status = this.#watchConnection();
   }
 
