@@ -10,6 +10,10 @@
  *   restart reloads the projection from the buckets and goes on from there.
  *   The state is marked unclean while a batch is being written: a crash in the
  *   middle leaves buckets that mix two sequences, so the next start rebuilds.
+ *   A batch whose writes failed (a server restart) is written again exactly as
+ *   it was until it lands, so each event is applied once; a reconnect to a
+ *   server that no longer holds the last event applied (killed before writing
+ *   it out) rebuilds the projections from the log.
  * - Idempotent: the projections apply an event once by stream sequence, so a
  *   redelivery changes nothing.
  * - Rebuildable: `rebuild()` replays the stream from sequence 1 into a fresh
@@ -33,6 +37,7 @@ import { decodeItem } from './fold-item.ts';
 import { ProjectionReader } from './reader.ts';
 import { replay } from './replay.ts';
 import { ensureEventStream } from './stream.ts';
+import { DEFAULT_PULL_EXPIRES_MS } from './subscribe.ts';
 
 export interface ProjectorOptions {
   readonly stream?: string;
@@ -54,6 +59,8 @@ export interface ProjectorOptions {
   readonly maxBatch?: number;
   /** KV writes in flight at once (512). */
   readonly writeConcurrency?: number;
+  /** How long a pull waits on the server; a pull lost in a server restart is noticed within about 1.5 times this (2 s, as subscriptions; at least 1 s). */
+  readonly pullExpiresMs?: number;
   /** Worker threads folding a rebuild (default: one per core from 50,000 events; 0: fold on this thread). */
   readonly rebuildWorkers?: number;
   readonly replicas?: number;
@@ -230,6 +237,7 @@ export class Projector {
     this.#committed = p;
     this.#queue = [];
     this.#queuedSeq = p.domains.seq;
+    this.#lastQueued = undefined;
     await this.#resetConsumer(p.domains.seq);
     if (old) await this.#dropGeneration(old);
     this.#notify();
@@ -335,7 +343,78 @@ export class Projector {
     if (!ci || ci.ack_floor.stream_seq !== this.seq || ci.num_ack_pending > 0) await this.#resetConsumer(this.seq);
     this.#queuedSeq = this.seq;
     this.#running = true;
+    this.#watchReconnects();
     await this.#consume();
+  }
+
+  /** The last message queued, as the server stamped it: what a restarted server must still hold. */
+  #lastQueued: JsMsg | undefined;
+  #watching = false;
+  #logLosses = 0;
+
+  /** Times a reconnect found the stream no longer holding what the projector had applied (and rebuilt). */
+  get logLossCount(): number {
+    return this.#logLosses;
+  }
+
+  /**
+   * After every reconnect, checks that the stream still holds the last message queued. A server killed
+   * before it wrote its last messages out comes back without them, and hands their sequences to new
+   * events: the projector, past those sequences, would skip the new events and keep the lost ones,
+   * silently. So then the projection is rebuilt from the log as it now is.
+   */
+  #watchReconnects(): void {
+    if (this.#watching) return;
+    this.#watching = true;
+    void (async () => {
+      for await (const s of this.nc.status()) {
+        if (s.type === 'reconnect' && this.#running) void this.#checkLog();
+      }
+    })().catch((e: unknown) => this.#reportError(e));
+  }
+
+  async #checkLog(): Promise<void> {
+    const mark = this.#lastQueued;
+    if (!mark) return;
+    for (let attempt = 0; ; attempt++) {
+      if (!this.#running || this.nc.isClosed()) return;
+      try {
+        const m = await this.jsm.streams.getMessage(this.stream, { seq: mark.seq }).catch((e: unknown) => {
+          if (e instanceof JetStreamApiError && e.code === JetStreamApiCodes.NoMessageFound) return null;
+          throw e;
+        });
+        // The same message has the same server timestamp (compared to the millisecond: a Date holds no more).
+        if (m && Math.abs(m.time.getTime() - mark.time.getTime()) <= 1) return;
+        if (!this.#running) return;
+        this.#logLosses++;
+        this.#reportError(new VirtError('OPERATION_FAILED', `stream ${this.stream} ${m ? 'holds another message at' : 'no longer holds'} sequence ${mark.seq}, which the projector had applied: rebuilding the projections from the log`));
+        break;
+      } catch (e) {
+        // JetStream not answering yet: ask again.
+        this.#reportError(e);
+        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** Math.min(attempt, 5))));
+      }
+    }
+    await this.#rebuildFromLog();
+  }
+
+  /**
+   * Stops, marks the generation unclean, and starts again, which rebuilds: should any step fail (or the
+   * process die), the generation stays unclean and the next start rebuilds it.
+   */
+  async #rebuildFromLog(): Promise<void> {
+    // What is queued need not be written (the rebuild replays it), but stop() tries; a failure there is moot.
+    await this.stop().catch((e: unknown) => this.#reportError(e));
+    for (let attempt = 0; !this.nc.isClosed(); attempt++) {
+      try {
+        await this.#meta.put(genKey(this.#gen.gen), json({ seq: this.seq, clean: false } satisfies GenerationState));
+        await this.start();
+        return;
+      } catch (e) {
+        this.#reportError(e);
+        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** Math.min(attempt, 5))));
+      }
+    }
   }
 
   #enqueue(m: JsMsg): void {
@@ -349,6 +428,7 @@ export class Projector {
       return;
     }
     this.#queuedSeq = m.seq;
+    this.#lastQueued = m;
     this.#queue.push({ item: this.#decode(m.seq, m.subject, m.data), msg: m });
     if (this.#queue.length >= (this.#opts.maxBatch ?? 20_000)) this.#kick();
     else this.#timer ??= setTimeout(() => this.#kick(), this.#opts.flushEveryMs ?? 50);
@@ -393,9 +473,16 @@ export class Projector {
     if (this.#running) await this.#consume();
   }
 
+  /**
+   * Pulls expire after `pullExpiresMs` (2 s), as subscriptions' do (subscribe.ts says why): a
+   * pull lost in a server restart is noticed from two missed idle heartbeats, half the expiry each, and
+   * a reconnect whose consumer check finds JetStream not back yet waits about the expiry before asking
+   * again (nats.js's backoff: between 0.5 and 1.5 expiries). With nats.js's 30 s default those waits
+   * are 15-45 s: the projector was seen ~45 s behind the log after a restart (issue 9).
+   */
   async #consume(): Promise<void> {
     const consumer = await this.js.consumers.get(this.stream, this.durable);
-    this.#messages = await consumer.consume({ max_messages: 5_000, callback: (m) => this.#enqueue(m) });
+    this.#messages = await consumer.consume({ max_messages: 5_000, expires: Math.max(1_000, this.#opts.pullExpiresMs ?? DEFAULT_PULL_EXPIRES_MS), callback: (m) => this.#enqueue(m) });
   }
 
   #reportError(e: unknown): void {
@@ -425,14 +512,26 @@ export class Projector {
 
   async #flushLoop(): Promise<void> {
     let failures = 0;
+    // A batch whose writes failed is written again as it was: the same events, so the same writes.
+    // Its failed try may have landed any part of them; only the same writes are sure to put each such
+    // key right. A retry that took in the events queued meanwhile would write the difference to the end
+    // of that larger batch, and a key the failed try put or deleted that the larger batch leaves as it
+    // found it (a domain started in the first part, stopped in the second) stayed wrong for good: the
+    // issue 9 divergence (`state.running.<uuid>` live, `state.shutoff.<uuid>` rebuilt), regression
+    // test/events/projector-faults.test.ts. A write of the failed try that lands late cannot overwrite
+    // a newer value: every write goes over this one connection, in order, and JetStream stores a
+    // stream's messages in the order they arrive.
+    let failed: number | undefined;
     while (this.#queue.length) {
-      const n = Math.min(this.#queue.length, this.#opts.maxBatch ?? 20_000);
+      const n = failed ?? Math.min(this.#queue.length, this.#opts.maxBatch ?? 20_000);
       const batch = this.#queue.slice(0, n);
       try {
         await this.#commit(batch);
         this.#queue.splice(0, n);
         failures = 0;
+        failed = undefined;
       } catch (e) {
+        failed = n;
         // Most likely the server is restarting: the batch stays queued and is written again.
         // A closed connection will not come back: give up (the next start resumes from the buckets).
         if (this.nc.isClosed()) return;
