@@ -163,7 +163,14 @@ function decodeAt(el: XmlElement, s: Exclude<AnySpec, LazySpec>, c: Compiled | u
     const cname = child.name;
     const cs = childKeys.get(cname);
     if (cs === undefined || (cs.leaf && !isTextOnly(child)) || (!cs.many && out[cs.key] !== undefined)) {
-      (unknownChildren ??= []).push({ after: lastKnown, node: child });
+      // A second element where the spec (as libvirt) reads one, a twin, is kept right
+      // after the first: anchored after the last known sibling before it, it would be
+      // written before the first wherever the spec orders that sibling earlier, and
+      // read back as the first. So is a leaf not in the expected form (attributes,
+      // element children): a rule may fill its known namesake after the first read
+      // (a <uuid> generated, an <on_reboot> defaulted), which a reparse then reads first.
+      const twin = cs !== undefined && ((!cs.many && out[cs.key] !== undefined) || cs.leaf);
+      (unknownChildren ??= []).push({ after: twin ? cname : lastKnown, node: child });
       // Indexed when the spec repeats it, or (unknown to the spec) when it is not the first of its name.
       const n = sameNameIndex(el, i, cname);
       const index = (cs !== undefined ? cs.many : n > 1) ? n : 0;
@@ -215,7 +222,7 @@ export function encode(name: string, value: unknown, spec: AnySpec): XmlElement 
   const children: XmlNode[] = [];
   if (typeof data['text'] === 'string' && data['text'] !== '') children.push(data['text']);
   const pending = unknown?.children;
-  if (pending) flushAfter(pending, null, children);
+  if (pending) flushAfter(pending, null, children, true);
   for (let i = 0; i < childList.length; i++) {
     const cs = childList[i]!;
     const v = data[cs.key];
@@ -223,14 +230,28 @@ export function encode(name: string, value: unknown, spec: AnySpec): XmlElement 
       if (cs.many) for (const item of v as unknown[]) children.push(encode(cs.name, item, cs.spec));
       else children.push(encode(cs.name, v, cs.spec));
     }
-    if (pending) flushAfter(pending, cs.name, children);
+    if (pending) flushAfter(pending, cs.name, children, v !== undefined, cs.leaf);
   }
   return { name, attrs, children };
 }
 
-/** Writes back the unknown children that followed the known child `after` (null: the first ones). */
-function flushAfter(pending: NonNullable<Unknown['children']>, after: string | null, children: XmlNode[]): void {
-  for (const u of pending) if (u.after === after) children.push(u.node);
+/**
+ * Writes back the unknown children that followed the known child `after` (null: the first ones).
+ * `present`: whether that child is written. A second of a one-only child (a twin: kept after
+ * the first, of the same name) goes with the first: written without it, it would be read
+ * back as the first (libvirt, which reads only the first, never writes the second).
+ */
+function flushAfter(pending: NonNullable<Unknown['children']>, after: string | null, children: XmlNode[], present: boolean, leaf = false): void {
+  for (const u of pending) if (u.after === after && !isOrphanTwin(u.node, after, present, leaf)) children.push(u.node);
+}
+
+/**
+ * Whether `node`, kept after the known child `after`, is a twin of it that is
+ * not written because that child is not (a leaf not in the expected form is
+ * no twin: it is kept, as any element the spec does not read).
+ */
+function isOrphanTwin(node: XmlElement, after: string | null, present: boolean, leaf: boolean): boolean {
+  return !present && node.name === after && !(leaf && !isTextOnly(node));
 }
 
 /**
@@ -404,7 +425,7 @@ function writeOrdered(data: GenericElement, c: Compiled, unknown: Unknown | unde
   const inner = prune !== undefined && prune.through.includes(name) ? prune : undefined;
   const sub = depth + 1;
   const pending = unknown?.children;
-  let body = pending ? writeUnknown(pending, null, sub, hooks, dropHere, inner) : '';
+  let body = pending ? writeUnknown(pending, null, true, sub, hooks, dropHere, inner) : '';
   for (let i = 0; i < childList.length; i++) {
     const cs = childList[i]!;
     const v = data[cs.key];
@@ -415,7 +436,7 @@ function writeOrdered(data: GenericElement, c: Compiled, unknown: Unknown | unde
         else for (const item of v as Iterable<unknown>) body += writeChild(cs, item, sub, hooks, openChild, inner);
       } else body += writeChild(cs, v, sub, hooks, openChild, inner);
     }
-    if (pending) body += writeUnknown(pending, cs.name, sub, hooks, dropHere, inner);
+    if (pending) body += writeUnknown(pending, cs.name, v !== undefined && cs.name !== dropHere, sub, hooks, dropHere, inner, cs.leaf);
   }
   return body;
 }
@@ -429,11 +450,11 @@ function writeChild(cs: CompiledChild, v: unknown, depth: number, hooks: WriteHo
   return writeWith(cs.name, v, r, r.kind === 'element' ? (cs.compiled ??= compile(r)) : undefined, depth, undefined, open, prune);
 }
 
-/** The unknown children that followed the known child `after`, written (flushAfter's order). */
-function writeUnknown(pending: NonNullable<Unknown['children']>, after: string | null, depth: number, hooks: WriteHooks | undefined, drop: string | undefined, prune: Prune | undefined): string {
+/** The unknown children that followed the known child `after`, written (flushAfter's order and `present`). */
+function writeUnknown(pending: NonNullable<Unknown['children']>, after: string | null, present: boolean, depth: number, hooks: WriteHooks | undefined, drop: string | undefined, prune: Prune | undefined, leaf = false): string {
   let out = '';
   for (const u of pending) {
-    if (u.after !== after) continue;
+    if (u.after !== after || isOrphanTwin(u.node, after, present, leaf)) continue;
     let node = u.node;
     if (node.name === drop) continue;
     if (prune) node = pruneXml(node, prune);

@@ -297,12 +297,18 @@ function closeChild(d: number): boolean {
   } else {
     const el = fastFinish(f.el!, f.hasElements);
     if (role === TREE) fastPushElement(parent.el!, parent.hasElements, el);
-    else if (role === UNKNOWN) (parent.unknownChildren ??= []).push({ after: parent.lastKnown, node: el });
+    else if (role === UNKNOWN) {
+      // A second of a one-only child is kept right after the first, as decode keeps it.
+      const cs = f.cs;
+      const twin = cs !== undefined && !cs.many && parent.out![cs.key] !== undefined;
+      (parent.unknownChildren ??= []).push({ after: twin ? f.name : parent.lastKnown, node: el });
+    }
     else if (role === RAW) {
       parent.lastKnown = f.name;
       if (!store(parent, f.cs!, el)) return false;
     } else if (!isTextOnly(el)) {
-      (parent.unknownChildren ??= []).push({ after: parent.lastKnown, node: el });
+      // A leaf not in the expected form is kept after its name, as decode keeps it.
+      (parent.unknownChildren ??= []).push({ after: f.name, node: el });
       unknownChildWarning(d - 1, f.cs, f.name, f.pos);
     } else {
       parent.lastKnown = f.name;

@@ -139,7 +139,9 @@ function hostdevDriverFirst(net: XmlElement): XmlElement {
   const driver = net.children.find((c) => typeof c !== 'string' && c.name === 'driver');
   if (!driver) return net;
   const rest = net.children.filter((c) => c !== driver);
-  const at = rest.findIndex((c) => typeof c !== 'string' && c.name !== 'mac');
+  // Right before <source>: an unknown child kept after <mac> stays before the driver, where a reparse puts it.
+  let at = rest.findIndex((c) => typeof c !== 'string' && c.name === 'source');
+  if (at < 0) at = rest.findIndex((c) => typeof c !== 'string' && c.name !== 'mac');
   rest.splice(at < 0 ? rest.length : at, 0, driver);
   return { ...net, children: rest };
 }

@@ -178,6 +178,40 @@ describe('parseDomainXML: what libvirt refuses and how it writes what it keeps (
     assert.doesNotMatch(out, /coalesce/);
   });
 
+  it('keeps a second <clock> right after the first, so that it reads back the same', () => {
+    const xml = "<domain type='qemu'><name>1</name><clock/><title>i</title><memory>1</memory><os><type>hvm</type></os><uuid>c7a5fdbdedaf9455926ad65c16db1809</uuid><clock offset='localtime'/></domain>";
+    const out = formatDomainXML(parseDomainXML(xml, { random }));
+    assert.match(out, /<clock offset='utc'\/>\n {2}<clock offset='localtime'\/>\n/);
+    assert.equal(formatDomainXML(parseDomainXML(out, { random })), out);
+  });
+
+  it('keeps a leaf not in the expected form after its name, beside the value a rule fills', () => {
+    const out = formatDomainXML(parseDomainXML(domain('', "<on_reboot s=''></on_reboot>"), { random }));
+    assert.match(out, /<on_reboot>restart<\/on_reboot>\n {2}<on_reboot s=''\/>\n/);
+    assert.equal(formatDomainXML(parseDomainXML(out, { random })), out);
+  });
+
+  it('reads several <devices> as one, in document order, as libvirt does', () => {
+    const xml = domain("<disk type='file'><source file='/a'/><target dev='vda' bus='virtio'/></disk>", "<devices><disk type='file'><source file='/b'/><target dev='vdb' bus='virtio'/></disk></devices>");
+    const def = parseDomainXML(xml, { random });
+    assert.deepEqual(def.devices?.disks?.map((d) => d.target?.dev), ['vda', 'vdb']);
+    assert.equal(formatDomainXML(def).match(/<devices>/g)?.length, 1);
+  });
+
+  it('refuses an unknown or missing sound codec type, and empty cpu mode, match or check', () => {
+    rejects(domain("<sound model='ich6'><codec/></sound>"), 'CONFIG_UNSUPPORTED', "unsupported configuration: unknown codec type '(null)'", '/domain/devices/sound[1]/codec[1]/@type');
+    rejects(domain('', "<cpu check=''><model/></cpu>"), 'XML_ERROR', "XML error: Invalid value for attribute 'check' in element 'cpu': ''.", '/domain/cpu/@check');
+    rejects(domain('', "<cpu match=''/>"), 'XML_ERROR', "XML error: Invalid value for attribute 'match' in element 'cpu': ''.", '/domain/cpu/@match');
+    rejects(domain('', "<cpu mode=''/>"), 'CONFIG_UNSUPPORTED', "unsupported configuration: Invalid mode attribute ''", '/domain/cpu/@mode');
+    rejects(domain('', "<cpu check='full'><model/></cpu>"), 'CONFIG_UNSUPPORTED', 'unsupported configuration: check attribute specified for CPU with no model', '/domain/cpu/@check');
+  });
+
+  it('reads an interface without a type as a user one, and a non-virtio driver without its virtio-net settings', () => {
+    const out = formatDomainXML(parseDomainXML(domain("<interface><model type='e1000'/><driver name='qemu' queues=''/></interface>"), { random }));
+    assert.match(out, /<interface type='user'>/);
+    assert.doesNotMatch(out, /<driver/);
+  });
+
   it('limits a device document to the depth it will have inside its domain', () => {
     const nest = (n: number) => `<filesystem><source dir='/a'/><target dir='/b'/>${'<x>'.repeat(n)}${'</x>'.repeat(n)}</filesystem>`;
     assert.throws(() => parseDevice(nest(62)), (e: VirtError) => e.code === 'XML_DETAIL' && /deeper than the limit of 62/.test(e.message));

@@ -69,19 +69,55 @@ export interface Parsed<T> {
 /** Parse time only (libvirt's virDomainDefParseXML): no post-parse, no validation. */
 export function readDomain(xml: string | Uint8Array, opts: ParseOptions = {}): Parsed<DomainDef> {
   const text = xmlText(xml, opts);
-  const warnings: Warning[] = [];
+  let warnings: Warning[] = [];
   // A plain document is read straight into data; anything else takes the tree, as it always did.
   let draft = fastDecode(text, opts.maxDepth ?? DEFAULT_MAX_DEPTH, 'domain', domainSpec, '/domain', warnings) as DomainDraft | undefined;
+  // Several <devices>: the tree path reads them as one.
+  if (draft !== undefined && hasUnknownChild(draft, 'devices')) {
+    draft = undefined;
+    warnings = [];
+  }
   if (draft === undefined) {
     const root = readXmlText(text, opts);
     if (root.name !== 'domain') throw new VirtError('XML_ERROR', `expecting root element of 'domain', not '${root.name}'`, `/${root.name}`);
-    draft = decode(root, domainSpec, '/domain', warnings) as DomainDraft;
+    draft = decode(mergeDevices(root), domainSpec, '/domain', warnings) as DomainDraft;
   }
   const ctx = parseContext(withDriverDefaults(opts, opts.driverDefaults?.(draft.type)), warnings);
   applyParseRules(draft, ctx);
   return { def: (opts.mutable ? draft : deepFreeze(draft)) as DomainDef, warnings };
 }
 
+function hasUnknownChild(draft: DomainDraft, name: string): boolean {
+  const u = (draft as { $unknown?: { children?: readonly { node: XmlElement }[] } }).$unknown;
+  return u?.children?.some((c) => c.node.name === name) ?? false;
+}
+
+/**
+ * libvirt reads devices as `./devices/disk` and so on: from every <devices>
+ * of the domain, in document order. Several <devices> are read here as one,
+ * at the place of the first, holding all their children in order (and the
+ * attributes of the first where they share names).
+ */
+function mergeDevices(root: XmlElement): XmlElement {
+  let first = -1;
+  let count = 0;
+  root.children.forEach((c, i) => {
+    if (typeof c !== 'string' && c.name === 'devices') {
+      count++;
+      if (first === -1) first = i;
+    }
+  });
+  if (count < 2) return root;
+  const all = root.children.filter((c): c is XmlElement => typeof c !== 'string' && c.name === 'devices');
+  const merged: XmlElement = {
+    name: 'devices',
+    attrs: Object.assign({}, ...all.slice().reverse().map((d) => d.attrs)) as Record<string, string>,
+    children: all.flatMap((d) => d.children.filter((k) => typeof k !== 'string' || k.trim() !== '')),
+  };
+  const children = root.children.filter((c, i) => i === first || typeof c === 'string' || c.name !== 'devices');
+  children[children.indexOf(root.children[first]!)] = merged;
+  return { ...root, children };
+}
 
 export const DEVICE_KINDS = Object.keys(devicesSpec.children).filter((k) => k !== 'emulator') as DeviceKind[];
 

@@ -66,6 +66,10 @@ describe('readXml', () => {
       ['<domain><a><?>b/></a></domain>', 'xmlParsePI : no target name', '/ (line 1, column 14)'],
       ['<a/', 'error parsing attribute name', '/ (line 1, column 3)'],
       ['<domain type="kvm"/', 'attributes construct error', '/ (line 1, column 19)'],
+      // An end tag with attributes the validator takes for a closing one (it crashed buildTree).
+      ["<a><b></c x=''/></b></a>", "expected '>'", '/ (line 1, column 11)'],
+      ["<domain type='test'>\n<name>x</name><b></c x=''/></b></domain>", "expected '>'", '/ (line 2, column 22)'],
+      ["<a></b x=''/></a>", "expected '>'", '/ (line 1, column 8)'],
     ];
     for (const [text, message, path] of cases) {
       const e = detail(text);

@@ -427,6 +427,8 @@ interface Open {
   children: XmlNode[];
   path: string;
   counts: Map<string, number> | undefined;
+  /** Offset of its '<' (for the line libxml2 names in a tag mismatch). */
+  at: number;
 }
 
 const NAME_END = /[\s/>]/g;
@@ -468,8 +470,8 @@ function buildTree(text: string, doc: string): XmlElement {
       continue;
     }
     if (c === 47 /* / */) {
-      i = after(text.indexOf('>', lt), 1, n);
-      const done = stack.pop()!;
+      const done = endTag(doc, text, lt, stack);
+      i = text.indexOf('>', lt) + 1;
       const el = finish(done);
       if (stack.length) stack[stack.length - 1]!.children.push(el);
       else root ??= el;
@@ -498,7 +500,7 @@ function buildTree(text: string, doc: string): XmlElement {
     }
     const close = text.indexOf('>', j);
     if (close === -1) throw unterminatedStartTag(doc, text, lt, name, nameEnd);
-    const open: Open = { name, attrs, children: [], path, counts: undefined };
+    const open: Open = { name, attrs, children: [], path, counts: undefined, at: lt };
     i = close + 1;
     if (text.charCodeAt(close - 1) === 47 /* / */) {
       const el = finish(open);
@@ -565,6 +567,40 @@ function unterminatedStartTag(doc: string, text: string, lt: number, name: strin
   let line = 1;
   for (let k = text.indexOf('\n'); k !== -1 && k < lt; k = text.indexOf('\n', k + 1)) line++;
   return syntaxErrorAt(doc, text, n, `Couldn't find end of Start Tag ${name} line ${line}`);
+}
+
+/**
+ * xmlParseEndTag2 on the end tag at `lt`, which the validator lets through
+ * even with attributes after a name it does not match (`</t e=''/>`): after
+ * the name and blanks a '>' must come ("expected '>'", where it is missing),
+ * and the name must be the open element's ("Opening and ending tag
+ * mismatch", after the tag). Returns the element it closes.
+ */
+function endTag(doc: string, text: string, lt: number, stack: Open[]): Open {
+  const n = text.length;
+  let j = lt + 2;
+  while (j < n) {
+    const c = text.charCodeAt(j);
+    if (isSpace(c) || c === 62 /* > */ || c === 47 /* / */) break;
+    j++;
+  }
+  const name = text.slice(lt + 2, j);
+  while (j < n && isSpace(text.charCodeAt(j))) j++;
+  if (text.charCodeAt(j) !== 62 /* > */) throw syntaxErrorAt(doc, text, j, "expected '>'");
+  const open = stack.pop();
+  if (open === undefined) throw syntaxErrorAt(doc, text, lt, 'Extra content at the end of the document');
+  if (open.name !== name) {
+    const line = lineAt(text, open.at);
+    throw syntaxErrorAt(doc, text, j + 1, `Opening and ending tag mismatch: ${open.name} line ${line} and ${name}`);
+  }
+  return open;
+}
+
+/** The 1-based line of an offset of the text. */
+function lineAt(text: string, at: number): number {
+  let line = 1;
+  for (let k = text.indexOf('\n'); k !== -1 && k < at; k = text.indexOf('\n', k + 1)) line++;
+  return line;
 }
 
 /** The index `skip` past `end`, or `n` (the end of the text) when `end` was not found. */

@@ -215,10 +215,16 @@ function controllerAdder(def: DomainDraft): (type: string, index: number, model?
   };
 }
 
-/** The drive address controller number of a device, if it has a drive address. */
+/**
+ * The drive address controller number of a device, if it has a drive address,
+ * as libvirt compares it when adding controllers up to the highest one:
+ * `(int)controller > maxController`, so one past INT_MAX is negative and adds
+ * none (where counting up to it would never end).
+ */
 function driveController(d: Addressed): number | undefined {
   if (d.address?.type !== 'drive') return undefined;
-  return parseUInt32(d.address.controller) ?? 0;
+  const n = parseUInt32(d.address.controller) ?? 0;
+  return n > 0x7fffffff ? n - 0x100000000 : n;
 }
 
 /** The `controller` of an address of `type`, 0 when the attribute is absent. */

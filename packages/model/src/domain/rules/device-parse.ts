@@ -50,7 +50,13 @@ export function inputBus(input: Item<'inputs'>, def: DomainDraft): string | unde
 
 // ------------------------------------------------------------------ per device
 
+/** virStorageType (none is refused) and virDomainDiskDevice, as virDomainDiskDefParseXML reads them (type first). */
+const DISK_TYPES = ['none', 'file', 'block', 'dir', 'network', 'volume', 'nvme', 'vhostuser'] as const;
+const DISK_DEVICES = ['disk', 'cdrom', 'floppy', 'lun'] as const;
+
 function checkDisk(disk: Item<'disks'>, at: string): void {
+  propEnum(disk.type, 'type', 'disk', at, DISK_TYPES, { nonzero: true });
+  propEnum(disk.device, 'device', 'disk', at, DISK_DEVICES);
   // libvirt reads a disk without <source> as a file disk with no media.
   if (!disk.source) disk.type = 'file';
   if (disk.auth && disk.source?.auth) throw new VirtError('CONFIG_UNSUPPORTED', 'an <auth> definition already found for disk source', `${at}/auth`);
@@ -113,8 +119,16 @@ export function checkUsbControllers(
   if (other && !master) throw new VirtError('XML_DETAIL', 'No master USB controller specified', '/domain/devices');
 }
 
+/** What virDomainNetDefParseXMLDriver reads from <driver> for a virtio model only (the rest are virtio options, read for all). */
+const VIRTIO_NET_DRIVER_KEYS = ['name', 'txmode', 'ioeventfd', 'eventIdx', 'queues', 'rxQueueSize', 'txQueueSize', 'rss', 'rssHashReport', 'host', 'guest'] as const;
+
 function checkInterface(net: Item<'interfaces'>, at: string): void {
+  // virXMLPropEnumDefault(..., VIR_DOMAIN_NET_TYPE_USER): an interface without a type is a user one.
+  net.type ??= 'user';
   const d = net.driver;
+  // Not virtio as written (a driver may make it virtio later, as qemu does a vdpa
+  // interface): libvirt does not read these, and never writes them back.
+  if (d && net.type !== 'hostdev' && !isVirtioNet(net)) for (const k of VIRTIO_NET_DRIVER_KEYS) delete (d as Record<string, unknown>)[k];
   if (d && net.type !== 'hostdev' && isVirtioNet(net)) {
     const dp = `${at}/driver`;
     propEnum(d.name, 'name', 'driver', dp, ['default', 'qemu', 'vhost'], { nonzero: true });
@@ -242,6 +256,22 @@ function checkInput(input: Item<'inputs'>, def: DomainDraft, at: string): void {
 /** 1 MiB: the smallest shared memory QEMU maps, and libvirt's unit for writing the size. */
 const SHMEM_MIN_BYTES = 1n << 20n;
 
+const SOUND_CODECS = ['duplex', 'micro', 'output'];
+
+/**
+ * virDomainSoundCodecDefParseXML, for the models whose <codec>s libvirt reads
+ * (ich6, ich9): a codec type it does not know, or none, is refused at parse
+ * time, before the QEMU validation that names the codec's device.
+ */
+function checkSoundCodecs(s: Item<'sounds'>, at: string): void {
+  if (s.model !== 'ich6' && s.model !== 'ich9') return;
+  (s.codecs ?? []).forEach((c, i) => {
+    if (c.type === undefined || !SOUND_CODECS.includes(c.type)) {
+      throw new VirtError('CONFIG_UNSUPPORTED', `unknown codec type '${c.type ?? '(null)'}'`, attrPath(`${at}/codec[${i + 1}]`, 'type'));
+    }
+  });
+}
+
 function checkShmem(s: Item<'shmems'>, at: string): void {
   if (s.name === undefined) throw new VirtError('XML_ERROR', "shmem element must contain 'name' attribute", at);
   // libvirt reads any size but writes it in whole MiB (size >> 20): a size below 1 MiB
@@ -306,7 +336,10 @@ export const deviceParseChecks: ParseRule = (def, ctx) => {
     checkInput(input, def, at);
     if (usbNone && inputBus(input, def) === 'usb') throw new VirtError('CONFIG_UNSUPPORTED', "Can't add USB input device. USB bus is disabled", at);
   });
-  eachDevice(ctx, d.sounds, 'sound', (s, at) => checkDeviceInfo(s as DeviceInfoLike, at));
+  eachDevice(ctx, d.sounds, 'sound', (s, at) => {
+    checkSoundCodecs(s, at);
+    checkDeviceInfo(s as DeviceInfoLike, at);
+  });
   eachDevice(ctx, d.videos, 'video', (v, at) => checkDeviceInfo(v as DeviceInfoLike, at));
   eachDevice(ctx, d.hostdevs, 'hostdev', (h, at) => {
     checkHostdev(h, at);

@@ -9,6 +9,7 @@ import { domainType, genid, name, osType, titleAndDescription, uuid } from './id
 import { lifecycle } from './lifecycle.ts';
 import { currentMemory, memorySizes } from './memory.ts';
 import { vcpu } from './vcpu.ts';
+import { cpuParse } from './cpu.ts';
 import { graphicsDefaults, spiceListenNone } from './graphics.ts';
 import { bootOrder, clockOffset, defaultArch, osBootDevices } from './defaults.ts';
 import { controllerDefaults, controllerIndexes, controllerOrder, duplicateControllers, implicitControllers } from './controllers.ts';
@@ -40,7 +41,7 @@ export interface ParseContext {
 export type ParseRule = (def: DomainDraft, ctx: ParseContext) => void;
 
 /** Parse time, about the whole domain, in libvirt's order (virDomainDefParseXML). */
-const domainRules: ParseRule[] = [domainType, name, sysinfoUuidDefault, uuid, genid, titleAndDescription, osType, memorySizes, vcpu, lifecycle, primaryVideoFirst, defaultArch, clockOffset, osBootDevices, seclabelsParse, numaCellsParse, numatuneParse, cputuneParse, cputunePinsAndScheds, cputuneResctrl, featuresParse];
+const domainRules: ParseRule[] = [domainType, name, sysinfoUuidDefault, uuid, genid, titleAndDescription, osType, memorySizes, vcpu, lifecycle, primaryVideoFirst, defaultArch, clockOffset, osBootDevices, seclabelsParse, cpuParse, numaCellsParse, numatuneParse, cputuneParse, cputunePinsAndScheds, cputuneResctrl, featuresParse];
 /** Parse time, about devices; they also run for a device parsed alone. */
 const deviceRules: ParseRule[] = [diskDefaults, macAddresses, graphicsDefaults, chardevs, otherChardevSources, deviceParseChecks, controllerDefaults];
 /** Parse time, once every device is read: sysinfo and the controllers' insertion order. */

@@ -119,10 +119,14 @@ function osPostParse(def: DomainDraft): void {
   features.sort((a, b) => FIRMWARE_FEATURES.indexOf(a.name ?? '') - FIRMWARE_FEATURES.indexOf(b.name ?? ''));
 }
 
-/** virDomainDefPostParseCPU: a custom CPU without a model cannot ask for a check. */
+/**
+ * virDomainDefPostParseCPU: a custom CPU without a model cannot ask for a
+ * check. A <model/> without a name is no model (virXPathString reads '' as
+ * NULL), and is not written back.
+ */
 function cpuPostParse(def: DomainDraft): void {
   const cpu = def.cpu;
-  if (!cpu || (cpu.mode ?? 'custom') !== 'custom' || cpu.model !== undefined) return;
+  if (!cpu || (cpu.mode ?? 'custom') !== 'custom' || (cpu.model?.text ?? '') !== '') return;
   if (cpu.check !== undefined && cpu.check !== 'default') throw new VirtError('CONFIG_UNSUPPORTED', 'check attribute specified for CPU with no model', '/domain/cpu/@check');
 }
 

@@ -40,7 +40,13 @@ export function scanNumber(s: string, base: 0 | 8 | 10 | 16): Scanned {
   } else if (b === 0) b = s[i] === '0' ? 8 : 10;
   const start = i;
   let value = 0n;
-  while (i < s.length && digitValue(s[i]!) < b) value = value * BigInt(b) + BigInt(digitValue(s[i++]!));
+  // Past ULLONG_MAX every reader reports an overflow: the value stays just above it, so a
+  // long run of digits costs a scan, not BigInt arithmetic quadratic in its length.
+  while (i < s.length && digitValue(s[i]!) < b) {
+    if (value <= ULLONG_MAX) value = value * BigInt(b) + BigInt(digitValue(s[i]!));
+    i++;
+  }
+  if (value > ULLONG_MAX) value = ULLONG_MAX + 1n;
   return { value, negative, end: i === start ? 0 : i };
 }
 
