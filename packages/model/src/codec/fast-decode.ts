@@ -17,7 +17,7 @@
  * report such documents exactly as before.
  */
 import type { XmlElement } from '../xml/tree.ts';
-import { type FastOpen, beginUnescape, fastFinish, fastPushElement, fastUnescape, isBlank, isNameChar, isNameStart, isSpace, spacesOnly } from '../xml/read.ts';
+import { type FastOpen, beginUnescape, fastFinish, fastPushElement, fastUnescape, isBlank, isNameChar, isNameStart, isSpace, skipProlog, spacesOnly } from '../xml/read.ts';
 import { type Compiled, type CompiledChild, type Warning, compile, isTextOnly } from './codec.ts';
 import { type ElementSpec, type GenericElement, type Unknown, resolve } from './spec.ts';
 
@@ -351,23 +351,9 @@ function scan(text: string, maxDepth: number, rootName: string, spec: ElementSpe
   let depth = 0;
   let root: GenericElement | undefined;
   let nextLt = -1;
-  let i = 0;
-  for (;;) {
-    while (i < n && isSpace(text.charCodeAt(i))) i++;
-    if (i >= n || text.charCodeAt(i) !== 60 /* < */) return undefined;
-    const c = text.charCodeAt(i + 1);
-    if (c === 33 /* ! */) {
-      if (!text.startsWith('<!--', i)) return undefined;
-      const end = text.indexOf('-->', i + 4);
-      if (end === -1) return undefined;
-      i = end + 3;
-    } else if (c === 63 /* ? */) {
-      if (i !== 0 || !text.startsWith('<?xml ', 0)) return undefined;
-      const end = text.indexOf('?>', 2);
-      if (end === -1 || text.lastIndexOf('<', end) !== 0) return undefined;
-      i = end + 2;
-    } else break;
-  }
+  const start = skipProlog(text);
+  if (start === undefined) return undefined;
+  let i = start;
   while (i < n) {
     const c = text.charCodeAt(i + 1);
     if (c === 47 /* / */) {

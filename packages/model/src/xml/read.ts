@@ -277,18 +277,13 @@ export function fastFinish(o: FastOpen, hasElements: boolean): XmlElement {
   return o;
 }
 
-/** The tree of a plain, well-formed document; undefined where the slow path must decide. */
-function fastTree(text: string, maxDepth: number): XmlElement | undefined {
+/**
+ * Where the root element starts, past whitespace, comments and an XML declaration at the very start;
+ * undefined for anything else before it (the slow path decides). Shared by the fast readers.
+ */
+export function skipProlog(text: string): number | undefined {
   const n = text.length;
-  nextAmp = ampAt(text, 0);
-  const stack: FastOpen[] = [];
-  // Per open element: whether it has an element child (whitespace-only text is then layout and is dropped).
-  const hasElements: boolean[] = [];
-  let root: XmlElement | undefined;
-  // The next '<' once a start tag has been read (-1: to be looked for).
-  let nextLt = -1;
   let i = 0;
-  // Before the root: whitespace, comments and an XML declaration at the very start.
   for (;;) {
     while (i < n && isSpace(text.charCodeAt(i))) i++;
     if (i >= n || text.charCodeAt(i) !== 60 /* < */) return undefined;
@@ -304,8 +299,23 @@ function fastTree(text: string, maxDepth: number): XmlElement | undefined {
       const end = text.indexOf('?>', 2);
       if (end === -1 || text.lastIndexOf('<', end) !== 0) return undefined;
       i = end + 2;
-    } else break;
+    } else return i;
   }
+}
+
+/** The tree of a plain, well-formed document; undefined where the slow path must decide. */
+function fastTree(text: string, maxDepth: number): XmlElement | undefined {
+  const n = text.length;
+  nextAmp = ampAt(text, 0);
+  const stack: FastOpen[] = [];
+  // Per open element: whether it has an element child (whitespace-only text is then layout and is dropped).
+  const hasElements: boolean[] = [];
+  let root: XmlElement | undefined;
+  // The next '<' once a start tag has been read (-1: to be looked for).
+  let nextLt = -1;
+  const start = skipProlog(text);
+  if (start === undefined) return undefined;
+  let i = start;
   while (i < n) {
     // i is at '<'.
     const c = text.charCodeAt(i + 1);
