@@ -37,9 +37,22 @@ export interface CommandStreamOptions {
   readonly replicas?: number;
 }
 
-/** A manager to raise an existing bucket's replicas with, when more than one is wanted. */
-async function managerIfReplicated(nc: NatsConnection, replicas: number | undefined): Promise<[JetStreamManager] | []> {
-  return (replicas ?? replicasOf(nc)) > 1 ? [await jetstreamManager(nc)] : [];
+/** Buckets this connection has already checked for replicas: readHeartbeats and the command waits open them per call. */
+const replicasChecked = new WeakMap<NatsConnection, Set<string>>();
+
+/**
+ * Opens (creating when missing) one of the commands' buckets with the connection's replicas; the first
+ * open of a bucket on a connection also raises an existing bucket's replicas (createBucket), later ones
+ * do not ask again.
+ */
+async function openBucket(nc: NatsConnection, name: string, opts: { readonly history: number; readonly ttl: number; readonly replicas?: number | undefined }): Promise<KV> {
+  const replicas = opts.replicas ?? replicasOf(nc);
+  const checked = replicasChecked.get(nc) ?? new Set<string>();
+  replicasChecked.set(nc, checked);
+  const check = replicas > 1 && !checked.has(name);
+  const kv = await createBucket(new Kvm(nc), name, { history: opts.history, ttl: opts.ttl, replicas }, check ? await jetstreamManager(nc) : undefined);
+  if (check) checked.add(name);
+  return kv;
 }
 
 /**
@@ -79,12 +92,12 @@ export async function ensureCommandStream(jsm: JetStreamManager, opts: CommandSt
 
 /** The bucket of command outcomes (kept a day unless told otherwise). */
 export async function openCommandResults(nc: NatsConnection, opts: { readonly ttlMs?: number; readonly replicas?: number } = {}): Promise<KV> {
-  return createBucket(new Kvm(nc), COMMAND_RESULTS_BUCKET, { history: 1, ttl: opts.ttlMs ?? 86_400_000, replicas: opts.replicas ?? replicasOf(nc) }, ...(await managerIfReplicated(nc, opts.replicas)));
+  return openBucket(nc, COMMAND_RESULTS_BUCKET, { history: 1, ttl: opts.ttlMs ?? 86_400_000, replicas: opts.replicas });
 }
 
 /** The bucket of host heartbeats; a key disappears `ttlMs` after its last refresh. */
 export async function openHeartbeats(nc: NatsConnection, opts: { readonly ttlMs?: number; readonly replicas?: number } = {}): Promise<KV> {
-  return createBucket(new Kvm(nc), HEARTBEAT_BUCKET, { history: 1, ttl: opts.ttlMs ?? 15_000, replicas: opts.replicas ?? replicasOf(nc) }, ...(await managerIfReplicated(nc, opts.replicas)));
+  return openBucket(nc, HEARTBEAT_BUCKET, { history: 1, ttl: opts.ttlMs ?? 15_000, replicas: opts.replicas });
 }
 
 /** What an agent writes in its heartbeat (key = host id). */
