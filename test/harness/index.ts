@@ -58,7 +58,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function findBinary(name: string): string {
+export function findBinary(name: string): string {
   for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/local/sbin', '/usr/bin'])) {
     const p = join(dir, name);
     if (dir && existsSync(p)) return p;

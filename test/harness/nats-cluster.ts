@@ -5,13 +5,13 @@
  * replicas buy: a stream on three nodes survives one node's loss.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { freePort } from './index.ts';
+import { findBinary, freePort } from './index.ts';
 
 export interface NatsCluster {
   /** Client URLs, one per node. */
@@ -21,20 +21,6 @@ export interface NatsCluster {
   /** SIGKILLs one node (by server name): a machine lost. */
   kill(name: string): Promise<void>;
   stop(): Promise<void>;
-}
-
-const BIN = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'];
-
-function binary(): string {
-  for (const b of BIN) {
-    try {
-      readFileSync(b);
-      return b;
-    } catch {
-      // next
-    }
-  }
-  return 'nats-server';
 }
 
 async function listening(port: number): Promise<boolean> {
@@ -66,7 +52,7 @@ export async function startNatsCluster(size = 3, readyMs = 60_000): Promise<Nats
     names.forEach((name, i) => {
       const sd = join(dir, name);
       mkdirSync(sd);
-      const p = spawn(binary(), [
+      const p = spawn(findBinary('nats-server'), [
         '-a', '127.0.0.1', '-p', String(ports[i]), '-js', '-sd', sd, '--server_name', name,
         '--cluster_name', 'virtflow-test', '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes,
         '-l', join(dir, `${name}.log`),
