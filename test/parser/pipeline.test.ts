@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { produce } from 'immer';
 import { VirtError, type JobResult, type PolicyStage } from '@virtflow/model';
-import { domainRef } from '@virtflow/runtime';
+import { Queue } from 'bullmq';
+import { domainRef, queues } from '@virtflow/runtime';
+import { unpackProvenance, type StageResult } from '@virtflow/parser';
 import { definedCounts, invalidJob, startRig, validXml, type Rig } from './support.ts';
 
 const N = Number(process.env.VIRTFLOW_PARSER_JOBS ?? 1000);
@@ -70,6 +72,28 @@ describe('parser service: define jobs through the BullMQ pipeline', () => {
     // Progress events are published asynchronously; the last one stored is 'stored'.
     assert.equal((await rig.client.jobs.getJob(job.id!))?.progress, 'stored');
     assert.deepEqual(seen.filter((s) => s !== 'stored'), ['parsed', 'post-parsed:qemu', 'policy']);
+  });
+
+  it('keeps provenance out of DomainDefined by default: the stage job holds it packed, the result in full', async () => {
+    const o = await rig.client.run({ op: 'define', xml: validXml(55_000) });
+    assert.ok(o.ok);
+    const r = o.value as JobResult;
+    assert.ok(r.provenance.length > 0 && (r.provenance as Array<{ why: string }>).every((p) => p.why.length > 0), 'every entry has its why');
+    const [defined] = await rig.store.events(domainRef(r.uuid));
+    assert.equal(defined?.event.type, 'DomainDefined');
+    assert.equal('provenance' in defined!.event.data, false);
+    const stages = new Queue(queues.postparse('qemu'), { connection: rig.servers.redisUrl ? { url: rig.servers.redisUrl } : {} });
+    try {
+      const stage = await stages.getJob(`${o.jobId}.postparse`);
+      const value = stage?.returnvalue as StageResult;
+      assert.ok(value && 'ok' in value);
+      const packed = value.ok.provenance as { rows: unknown[]; why: Record<string, string> };
+      assert.equal(packed.rows.length, r.provenance.length);
+      assert.ok(Object.keys(packed.why).length < packed.rows.length, 'each rule\'s why once');
+      assert.deepEqual(unpackProvenance(value.ok.provenance), r.provenance);
+    } finally {
+      await stages.close();
+    }
   });
 
   it('returns the first result for the same idempotency key, with no second effect', async () => {
@@ -258,5 +282,23 @@ describe('parser service: define jobs through the BullMQ pipeline', () => {
     } finally {
       rig.registry.removeStage('flaky-backend');
     }
+  });
+});
+
+describe('parser service: VIRTFLOW_EVENT_PROVENANCE', () => {
+  let rig: Rig;
+  before(async () => {
+    rig = await startRig({ eventProvenance: true });
+  });
+  after(async () => {
+    await rig?.stop();
+  });
+
+  it('puts the provenance into DomainDefined too when asked', async () => {
+    const o = await rig.client.run({ op: 'define', xml: validXml(60_000) });
+    assert.ok(o.ok);
+    const r = o.value as JobResult;
+    const [defined] = await rig.store.events(domainRef(r.uuid));
+    assert.deepEqual((defined?.event.data as { provenance?: unknown }).provenance, r.provenance);
   });
 });

@@ -19,12 +19,12 @@ export interface Rig {
   stop(): Promise<void>;
 }
 
-export async function startRig(opts: { readonly attempts?: number; readonly backoffMs?: number; readonly concurrency?: number } = {}): Promise<Rig> {
+export async function startRig(opts: { readonly attempts?: number; readonly backoffMs?: number; readonly concurrency?: number; readonly eventProvenance?: boolean } = {}): Promise<Rig> {
   const servers = await startServers();
   const nc = await connectNats(servers.natsUrl);
   const store = await EventStore.open(nc);
   const registry = defaultRegistry();
-  const parser = await startParser({ redisUrl: servers.redisUrl, store, caps: bookwormQemuCaps, registry, concurrency: opts.concurrency ?? 32, attempts: opts.attempts ?? 3, backoffMs: opts.backoffMs ?? 50 });
+  const parser = await startParser({ redisUrl: servers.redisUrl, store, caps: bookwormQemuCaps, registry, concurrency: opts.concurrency ?? 32, attempts: opts.attempts ?? 3, backoffMs: opts.backoffMs ?? 50, ...(opts.eventProvenance ? { eventProvenance: true } : {}) });
   const client = new ParserClient(servers.redisUrl, { attempts: opts.attempts ?? 3, backoffMs: opts.backoffMs ?? 50 });
   await client.ready();
   return {

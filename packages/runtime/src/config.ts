@@ -34,6 +34,12 @@ export interface Config {
   readonly policyPollMs: number;
   /** VIRTFLOW_QUEUE_PREFIX (bull): BullMQ's key prefix in Redis. */
   readonly queuePrefix: string;
+  /**
+   * VIRTFLOW_EVENT_PROVENANCE (0): 1 puts a define's provenance into its DomainDefined event too. The
+   * job's result always carries it; in the event it is ~6x the event's size and every later load
+   * of the domain reads and checks it again.
+   */
+  readonly eventProvenance: boolean;
   /** VIRTFLOW_LOG_LEVEL (info). */
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -103,6 +109,7 @@ export function loadConfig(env: Env = process.env, defaults: { readonly hostId?:
     policyDir: env.VIRTFLOW_POLICY_DIR?.trim() || undefined,
     policyPollMs: int(env, 'VIRTFLOW_POLICY_POLL_MS', 2_000, 0, 3_600_000),
     queuePrefix: prefix,
+    eventProvenance: oneOf(env, 'VIRTFLOW_EVENT_PROVENANCE', '0', ['0', '1'] as const) === '1',
     logLevel: oneOf(env, 'VIRTFLOW_LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
   });
 }

@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   const parser = await startParser({
     redisUrl: config.redisUrl, store, caps, registry, stages, concurrency: config.concurrency,
     attempts: config.jobAttempts, backoffMs: config.backoffMs, prefix: config.queuePrefix, lockMs: config.lockMs, stalledMs: config.stalledMs,
-    redisOptions, ...(intake.rate > 0 ? { intakeLimit: { max: intake.rate, windowMs: intake.windowMs } } : {}),
+    redisOptions, eventProvenance: config.eventProvenance, ...(intake.rate > 0 ? { intakeLimit: { max: intake.rate, windowMs: intake.windowMs } } : {}),
   });
   let stopping = false;
   const http = await serveHealthAndMetrics(config.httpHost, config.httpPort, () => {

@@ -21,7 +21,7 @@ import {
   defineDomain as postParse, type Capabilities, type DeviceDef, type DomainDef, type DriverRegistry, type JobPayload, type JobResult, type PostParseOptions, type PostParseResult,
 } from '@virtflow/model';
 import { EventStore, defineDomain, domainRef, isConcurrencyError, queues, undefineDomain } from '@virtflow/runtime';
-import { asStageError, userFailure, type Enriched, type IntakeData, type StageData, type StageResult } from './wire.ts';
+import { asStageError, packProvenance, unpackProvenance, userFailure, type Enriched, type IntakeData, type StageData, type StageResult } from './wire.ts';
 import { Metrics } from './metrics.ts';
 import { IntakeLimiter, clientOf, type RateLimit } from './ratelimit.ts';
 
@@ -48,6 +48,8 @@ export interface ParserOptions {
   readonly intakeLimit?: RateLimit;
   /** Extra ioredis options (TLS: redisSecurityOptions of @virtflow/runtime). */
   readonly redisOptions?: RedisOptions;
+  /** Whether DomainDefined carries the provenance too (VIRTFLOW_EVENT_PROVENANCE; the job's result always does). */
+  readonly eventProvenance?: boolean;
 }
 
 export interface ParserService {
@@ -122,9 +124,13 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
   // ---------------------------------------------------------------- intake
   const intake = async (job: Job<IntakeData>, token?: string): Promise<unknown> => {
     // Back after the flow was added: children done (resumed by BullMQ), or — after a crash between
-    // recording the step and waiting (the stalled check hands the job back) — children still running,
-    // in which case it waits for them again.
-    if (job.data.step === 'waiting') return resumeThenStore(job, token);
+    // adding the flow and waiting (the stalled check hands the job back) — children still running,
+    // in which case it waits for them again. The stages' job ids derive from this job's, so their
+    // existence is the step: nothing is written to record it. A first run has nothing to look for.
+    if (job.data.step === 'waiting' || (job.attemptsStarted ?? 1) > 1 || job.attemptsMade > 0 || job.stalledCounter > 0) {
+      const resumed = await resumeIfStaged(job, token);
+      if (resumed !== undefined) return resumed;
+    }
     // Counted once per job, before any parsing: a flood is refused cheaply (a retry is not counted again).
     if (limiter && job.attemptsMade === 0) {
       const over = await limiter.take(clientOf(job));
@@ -175,15 +181,13 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
     // modules as the policy workers: policy.ts); with none, its job would only pass the
     // result on, so the post-parse job is the intake's child and 'policy' is reported at the store.
     const policyStages = registry.stages.length > 0;
-    // 'parsed' and the flow go to Redis together (one round trip less per job); the step is
-    // recorded only once the flow exists, so a job found at 'waiting' always has its stages.
+    // 'parsed' and the flow go to Redis together (one round trip less per job).
     await Promise.all([
       job.updateProgress('parsed'),
       addFlow(policyStages
         ? { name: 'policy', queueName: queues.policy, data: data({}), opts: { ...childOpts, jobId: `${job.id}.policy`, parent }, children: [postparse] }
         : { ...postparse, opts: { ...postparse.opts, parent } }),
     ]);
-    await job.updateData({ ...job.data, step: 'waiting', ...(policyStages ? {} : { policy: 'none' as const }) });
     return waitThenStore(job, token);
   };
 
@@ -192,20 +196,27 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
     return store_(job);
   };
 
-  // Usually resumed because the stages are done: their value is read at once (no round trip to
-  // ask whether to wait); with none yet, it waits for them.
-  const resumeThenStore = async (job: Job<IntakeData>, token: string | undefined): Promise<JobResult> => {
-    const values = Object.values(await job.getChildrenValues<StageResult | PassOn>());
-    if (values.length === 1) return store_(job, values[0]!);
-    return waitThenStore(job, token);
+  /**
+   * A job run before: usually resumed because its stages are done (their value is read at once, no
+   * round trip to ask whether to wait); with a stage still running, it waits for it; with no stage
+   * at all (the first run failed before adding the flow), undefined: the intake starts afresh.
+   */
+  const resumeIfStaged = async (job: Job<IntakeData>, token: string | undefined): Promise<JobResult | undefined> => {
+    const values = Object.entries(await job.getChildrenValues<StageResult | PassOn>());
+    if (values.length === 1) return store_(job, values[0]);
+    const { unprocessed = 0 } = await job.getDependenciesCount({ unprocessed: true });
+    if (unprocessed > 0 || job.data.step === 'waiting') return waitThenStore(job, token);
+    return undefined;
   };
 
-  const store_ = async (job: Job<IntakeData>, value?: StageResult | PassOn): Promise<JobResult> => {
-    const result = await stageResult(job, value);
+  const store_ = async (job: Job<IntakeData>, known?: [childKey: string, value: StageResult | PassOn]): Promise<JobResult> => {
+    const [childKey, value] = known ?? (await onlyChild<StageResult | PassOn>(job));
+    const result = await stageResult(value);
     if ('error' in result) throw userFailure(VirtError.fromJSON(result.error));
-    // No policy stage ran: the step is reported here, before 'stored', as the stage would have.
-    if (job.data.policy === 'none') await job.updateProgress('policy').catch(() => metrics.count(queues.jobs, 'progress-lost'));
-    const e = result.ok;
+    // No policy stage ran (the post-parse job is the intake's child): the step is reported here,
+    // before 'stored', as the stage would have.
+    if (job.data.policy === 'none' || childKey.endsWith('.postparse')) await job.updateProgress('policy').catch(() => metrics.count(queues.jobs, 'progress-lost'));
+    const e: Enriched = { ...result.ok, provenance: unpackProvenance(result.ok.provenance) };
     const r = await userErrors(async () => {
       // A retried store step after an append that landed: the name is already ours and the
       // same definition is there, nothing more to do. (The name lookup is an indexed read;
@@ -216,7 +227,8 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
         const now = await store.load(domainRef(e.uuid));
         if (now.state?.defined && now.state.xml === e.xml) return { version: now.state.definitionVersion };
       }
-      const d = await defineDomain(store, e, { correlationId: job.id! });
+      const { provenance, ...definition } = e;
+      const d = await defineDomain(store, opts.eventProvenance ? e : definition, { correlationId: job.id! });
       metrics.eventAppended(d.redefined ? 'DomainRedefined' : 'DomainDefined');
       return d;
     });
@@ -228,12 +240,11 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
    * What the stages made of the definition: the policy stage's value, or — when it had no stages
    * to run and passed the post-parse result on by reference — the post-parse job's own.
    */
-  const stageResult = async (job: Job<IntakeData>, known?: StageResult | PassOn): Promise<StageResult> => {
-    const value = known ?? (await childResult<StageResult | PassOn>(job));
+  const stageResult = async (value: StageResult | PassOn): Promise<StageResult> => {
     if (!('passOn' in value)) return value;
     const q = postparseQueues.get(value.passOn.queue);
     const raw = q && (await (await q.client).hget(q.toKey(value.passOn.jobId), 'returnvalue'));
-    if (!raw) throw new Error(`job ${job.id}: the post-parse result ${value.passOn.queue}/${value.passOn.jobId} is gone`);
+    if (!raw) throw new Error(`the post-parse result ${value.passOn.queue}/${value.passOn.jobId} is gone`);
     return JSON.parse(raw) as StageResult;
   };
 
@@ -268,7 +279,7 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
     let result: StageResult;
     try {
       const r = postParse(job.data.xml!, { caps, driver });
-      result = { ok: { uuid: r.def.uuid!, name: r.def.name!, domainType: r.def.type!, driver: r.driver, xml: formatDomainXML(r.def), provenance: r.provenance } };
+      result = { ok: { uuid: r.def.uuid!, name: r.def.name!, domainType: r.def.type!, driver: r.driver, xml: formatDomainXML(r.def), provenance: packProvenance(r.provenance) } };
     } catch (e) {
       result = asStageError(e);
     }
@@ -293,7 +304,7 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
       const driver = registry.drivers.find((d) => d.name === input.ok.driver)!;
       const def = readDomain(input.ok.xml, { driverDefaults: driverDefaults(registry, caps) }).def;
       const r = runPolicyStages(def, stages, { caps, driver });
-      result = { ok: { ...input.ok, xml: formatDomainXML(r.def), provenance: [...input.ok.provenance, ...r.provenance] } };
+      result = { ok: { ...input.ok, xml: formatDomainXML(r.def), provenance: packProvenance([...unpackProvenance(input.ok.provenance), ...r.provenance]) } };
     } catch (e) {
       result = asStageError(e);
     }
@@ -382,14 +393,19 @@ function firstStoreOfDefine(job: Job<IntakeData>): boolean {
   return job.attemptsMade === 0 && !job.stalledCounter && (job.attemptsStarted ?? 1) <= 2;
 }
 
-/** The one child's value (each stage has exactly one child). */
-async function childResult<T = StageResult>(job: Job): Promise<T> {
-  const values = Object.values(await job.getChildrenValues<T>());
+/** The one child's key and value (each stage has exactly one child). */
+async function onlyChild<T = StageResult>(job: Job): Promise<[string, T]> {
+  const values = Object.entries(await job.getChildrenValues<T>());
   if (values.length !== 1) {
     const deps = await job.getDependenciesCount().catch(() => undefined);
     throw new Error(`job ${job.id} expected one stage result, found ${values.length} (dependencies ${JSON.stringify(deps)}, attempts ${job.attemptsStarted}/${job.attemptsMade}, stalled ${job.stalledCounter})`);
   }
   return values[0]!;
+}
+
+/** The one child's value. */
+async function childResult<T = StageResult>(job: Job): Promise<T> {
+  return (await onlyChild<T>(job))[1];
 }
 
 /** Runs a step; a VirtError is the user's (no retry), except a lost concurrency race (retried). */

@@ -11,15 +11,18 @@ import { VirtError, isVirtError, type JobPayload, type Provenance, type VirtErro
 /** Data of a job on `virtflow.jobs`. */
 export interface IntakeData {
   readonly payload: unknown;
-  /** Where a resumed intake job stands (BullMQ's step-job pattern). */
+  /**
+   * Where a resumed intake job stands, as jobs queued by earlier versions recorded it; the intake
+   * now tells from its stages' jobs (their ids derive from its own) and writes nothing.
+   */
   readonly step?: 'intake' | 'waiting';
   /** Who submitted it (ratelimit.ts): the client's id, a short token. */
   readonly client?: string;
-  /** 'none': no policy stage was registered when its flow was added (the post-parse job is its child). */
+  /** 'none': no policy stage was registered when its flow was added (earlier versions; now read off its child's key). */
   readonly policy?: 'none';
 }
 
-/** A post-parse (and policy) stage's result. */
+/** The enriched definition the stages make and the intake stores. */
 export interface Enriched {
   readonly uuid: string;
   readonly name: string;
@@ -29,7 +32,36 @@ export interface Enriched {
   readonly provenance: readonly Provenance[];
 }
 
-export type StageResult = { readonly ok: Enriched } | { readonly error: VirtErrorJSON };
+/**
+ * Provenance as a stage job returns it: one row per entry without its why, and each rule's why
+ * once. BullMQ writes a stage's result three times (the job, its completed event, the parent's
+ * record) and the intake reads it once; the why sentences, repeated for every value a rule fills,
+ * were about half of those bytes. The intake's own result carries the entries in full.
+ */
+export interface PackedProvenance {
+  readonly rows: ReadonlyArray<readonly [path: string, value: string | null, driver: string, rule: string]>;
+  /** By `driver/rule`. */
+  readonly why: Readonly<Record<string, string>>;
+}
+
+/** A post-parse (and policy) stage's result. */
+export type StageResult = { readonly ok: Omit<Enriched, 'provenance'> & { readonly provenance: PackedProvenance | readonly Provenance[] } } | { readonly error: VirtErrorJSON };
+
+export function packProvenance(entries: readonly Provenance[]): PackedProvenance {
+  const why: Record<string, string> = {};
+  const rows = entries.map((p) => {
+    why[`${p.driver}/${p.rule}`] = p.why;
+    return [p.path, p.value, p.driver, p.rule] as const;
+  });
+  return { rows, why };
+}
+
+/** The entries in full; a plain array (a result written by an earlier version) is taken as it is. */
+export function unpackProvenance(p: PackedProvenance | readonly Provenance[]): Provenance[] {
+  if (Array.isArray(p)) return p as Provenance[];
+  const { rows, why } = p as PackedProvenance;
+  return rows.map(([path, value, driver, rule]) => ({ path, value, driver, rule, why: why[`${driver}/${rule}`] ?? '' }));
+}
 
 export interface StageData {
   /** The intake job this stage works for (progress goes there). */
