@@ -171,6 +171,24 @@ describe('event store: domain names', () => {
     assert.equal(await stores[0]!.nameOwner('db2'), undefined);
     assert.equal(await stores[0]!.nameOwner('db'), uuid);
   });
+
+  it('a fresh define appends blind at version 0; one whose uuid holds events after all goes the checked way', async () => {
+    const uuid = randomUUID();
+    const first = await defineDomain(stores[0]!, def(uuid, 'fresh-1'), { fresh: true });
+    assert.equal(first.version, 1);
+    assert.equal(first.event.type, 'DomainDefined');
+    assert.equal((await stores[1]!.load(domainRef(uuid))).state?.name, 'fresh-1');
+    // Told "fresh" wrongly (the uuid is defined): the blind append is refused, and the checked path redefines.
+    const again = await defineDomain(stores[1]!, def(uuid, 'fresh-1'), { fresh: true });
+    assert.equal(again.redefined, true);
+    assert.equal(again.version, 2);
+    const events = await stores[2]!.events(domainRef(uuid));
+    assert.deepEqual(events.map((e) => e.event.type), ['DomainDefined', 'DomainRedefined']);
+    // A name another uuid holds is refused before anything is appended.
+    const other = randomUUID();
+    await assert.rejects(defineDomain(stores[0]!, def(other, 'fresh-1'), { fresh: true }), NameTakenError);
+    assert.equal((await stores[0]!.load(domainRef(other))).version, 0);
+  });
 });
 
 describe('event store: the msg-id check relies on a recent read', () => {

@@ -223,12 +223,13 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
       // the load, a stream scan on nats-server 2.9, runs only then.) A new domain's first try
       // skips the lookup: nothing of it can be stored yet, and should that be wrong, the
       // append's expected sequence 0 refuses it, and the retry looks.
-      if (!firstStoreOfDefine(job) && (await store.nameOwner(e.name)) === e.uuid) {
+      const fresh = firstStoreOfDefine(job);
+      if (!fresh && (await store.nameOwner(e.name)) === e.uuid) {
         const now = await store.load(domainRef(e.uuid));
         if (now.state?.defined && now.state.xml === e.xml) return { version: now.state.definitionVersion };
       }
       const { provenance, ...definition } = e;
-      const d = await defineDomain(store, opts.eventProvenance ? e : definition, { correlationId: job.id! });
+      const d = await defineDomain(store, opts.eventProvenance ? e : definition, { correlationId: job.id!, fresh });
       metrics.eventAppended(d.redefined ? 'DomainRedefined' : 'DomainDefined');
       return d;
     });

@@ -7,7 +7,7 @@
  */
 import { checkTransition, type AnyEvent, type DomainDefinedData } from '@virtflow/model';
 import { domainRef } from './aggregate.ts';
-import { NameTakenError } from './errors.ts';
+import { NameTakenError, isConcurrencyError } from './errors.ts';
 import type { AppendResult, EventStore, UpdateOptions } from './store.ts';
 
 export interface DefineResult extends AppendResult {
@@ -16,11 +16,32 @@ export interface DefineResult extends AppendResult {
   readonly redefined: boolean;
 }
 
-export async function defineDomain(store: EventStore, def: DomainDefinedData, opts: UpdateOptions = {}): Promise<DefineResult> {
-  const heldBefore = (await store.nameOwner(def.name)) === def.uuid;
+export interface DefineOptions extends UpdateOptions {
+  /**
+   * The caller drew the uuid itself just now, so nothing of the domain can be stored yet: the
+   * name is claimed and DomainDefined appended blind at version 0 (two requests, where a load
+   * first reads the aggregate's heads: one per event type on nats-server 2.9). Should the uuid
+   * hold events after all, the append's expected sequence refuses it and the define goes the
+   * checked way.
+   */
+  readonly fresh?: boolean;
+}
+
+export async function defineDomain(store: EventStore, def: DomainDefinedData, opts: DefineOptions = {}): Promise<DefineResult> {
+  const heldBefore = opts.fresh ? false : (await store.nameOwner(def.name)) === def.uuid;
   await store.claimName(def.name, def.uuid);
   let redefined = false;
   try {
+    if (opts.fresh) {
+      const events = store.makeEvents([{ type: 'DomainDefined', data: def }], 0, opts);
+      checkTransition(undefined, events[0]!);
+      try {
+        const r = await store.append(domainRef(def.uuid), events, 0);
+        return { ...r, event: events[0]!, redefined: false };
+      } catch (e) {
+        if (!isConcurrencyError(e)) throw e;
+      }
+    }
     const r = await store.update(domainRef(def.uuid), ({ state }) => {
       redefined = state?.defined === true;
       const draft = { type: redefined ? 'DomainRedefined' : 'DomainDefined', data: def } as const;

@@ -8,5 +8,5 @@ export { Projector, readBucket, type ProjectorOptions, type RebuildStats } from 
 export { ProjectionReader, type ProjectionDump } from './reader.ts';
 export { keys as projectionKeys, keyToken, generation as projectionGeneration, type Generation, type GenerationState } from './kvlayout.ts';
 export { connectNats, replicasOf, type NatsOptions } from './nats.ts';
-export { defineDomain, undefineDomain, type DefineResult } from './domains.ts';
+export { defineDomain, undefineDomain, type DefineOptions, type DefineResult } from './domains.ts';
 export { type ReadStrategy } from './aggregate-read.ts';
