@@ -18,7 +18,7 @@ import { FlowProducer, Job, Queue, UnrecoverableError, WaitingChildrenError, Wor
 import { Redis, type RedisOptions } from 'ioredis';
 import {
   VirtError, attachDevice, detachDevice, updateDevice, formatDeviceXML, formatDomainXML, isParserOp, readDomain, runPolicyStages, validateJob,
-  defineDomain as postParse, type Capabilities, type DeviceDef, type DomainDef, type DriverRegistry, type JobPayload, type JobResult, type PostParseOptions, type PostParseResult,
+  defineDomain as postParse, type Capabilities, type DeviceDef, type DriverConf, type DomainDef, type DriverRegistry, type JobPayload, type JobResult, type PostParseOptions, type PostParseResult,
 } from '@virtflow/model';
 import { EventStore, defineDomain, domainRef, isConcurrencyError, queues, undefineDomain } from '@virtflow/runtime';
 import { asStageError, packProvenance, unpackProvenance, userFailure, type Enriched, type IntakeData, type StageData, type StageResult } from './wire.ts';
@@ -275,8 +275,12 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
   };
 
   // ------------------------------------------------------------ post-parse
-  const postparseFor = (driverName: string) => async (job: Job<StageData>): Promise<StageResult> => {
+  const postparseFor = (driverName: string) => {
+    // Looked up once per worker: the registry builds its driver list afresh on every read.
     const driver = registry.drivers.find((d) => d.name === driverName)!;
+    return (job: Job<StageData>) => postparseWith(driver, driverName, job);
+  };
+  const postparseWith = async (driver: DriverConf, driverName: string, job: Job<StageData>): Promise<StageResult> => {
     let result: StageResult;
     try {
       const r = postParse(job.data.xml!, { caps, driver });
