@@ -214,8 +214,11 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
     const result = await stageResult(value);
     if ('error' in result) throw userFailure(VirtError.fromJSON(result.error));
     // No policy stage ran (the post-parse job is the intake's child): the step is reported here,
-    // before 'stored', as the stage would have.
-    if (job.data.policy === 'none' || childKey.endsWith('.postparse')) await job.updateProgress('policy').catch(() => metrics.count(queues.jobs, 'progress-lost'));
+    // before 'stored', as the stage would have. It goes out while the definition is stored (one
+    // connection keeps it ahead of 'stored'), not before: the job's latency has no wait for it.
+    const policyReported = job.data.policy === 'none' || childKey.endsWith('.postparse')
+      ? job.updateProgress('policy').catch(() => metrics.count(queues.jobs, 'progress-lost'))
+      : undefined;
     const e: Enriched = { ...result.ok, provenance: unpackProvenance(result.ok.provenance) };
     const r = await userErrors(async () => {
       // A retried store step after an append that landed: the name is already ours and the
@@ -232,7 +235,7 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
       const d = await defineDomain(store, opts.eventProvenance ? e : definition, { correlationId: job.id!, fresh });
       metrics.eventAppended(d.redefined ? 'DomainRedefined' : 'DomainDefined');
       return d;
-    });
+    }).finally(() => policyReported);
     await job.updateProgress('stored');
     return { uuid: e.uuid, version: r.version, xml: e.xml, provenance: e.provenance };
   };
