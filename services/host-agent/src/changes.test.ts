@@ -15,6 +15,17 @@ describe('change book', () => {
     assert.equal(b.absorb({ uuid: U, event: 'stopped', detail: 'DESTROYED' }), true);
   });
 
+  it('keeps an open expectation for as long as the action runs, then for the TTL', async () => {
+    const b = new ChangeBook(20);
+    b.expect(U, ['stopped', 'started'], { open: true });
+    await new Promise((r) => setTimeout(r, 40));
+    // A destroy (3 s SIGTERM grace, then SIGKILL) or a TCG start can outlast the TTL: its change is still ours.
+    assert.equal(b.absorb({ uuid: U, event: 'stopped', detail: 'DESTROYED' }), true);
+    b.settle(U);
+    await new Promise((r) => setTimeout(r, 40));
+    assert.equal(b.absorb({ uuid: U, event: 'started', detail: 'BOOTED' }), false, 'expired TTL after settle');
+  });
+
   it('gives a follow-up its command\'s ids until the change that ends it', () => {
     const b = new ChangeBook();
     b.noteCommand(U, 'c0', 'job-0');

@@ -55,11 +55,20 @@ export class ChangeBook {
     this.#ttlMs = ttlMs;
   }
 
-  /** The command about to act on `uuid` will record these changes itself (`started`, `stopped:DESTROYED`, ...). */
-  expect(uuid: string, keys: readonly string[]): void {
-    const until = Date.now() + this.#ttlMs;
+  /**
+   * The command about to act on `uuid` will record these changes itself (`started`, `stopped:DESTROYED`, ...).
+   * `open`: they stay expected until settle(uuid), then for the TTL (the action may take longer than the TTL).
+   */
+  expect(uuid: string, keys: readonly string[], o: { open?: boolean } = {}): void {
+    const until = o.open ? Infinity : Date.now() + this.#ttlMs;
     const now = (this.#expected.get(uuid) ?? []).filter((e) => e.until > Date.now());
     this.#expected.set(uuid, [...now, ...keys.map((key) => ({ key, until }))]);
+  }
+
+  /** The action is done: its open expectations last the TTL from now. */
+  settle(uuid: string): void {
+    const until = Date.now() + this.#ttlMs;
+    for (const e of this.#expected.get(uuid) ?? []) if (e.until === Infinity) e.until = until;
   }
 
   /** Forget expectations the command did not meet (it failed before the hypervisor acted). */

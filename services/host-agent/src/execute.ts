@@ -77,10 +77,14 @@ export async function execute(ctx: ExecContext, cmd: AnyCommand, recovering: boo
 }
 
 async function dispatch(ctx: ExecContext, cmd: AnyCommand, recovering: boolean, preloaded: Preloaded | undefined): Promise<readonly RecordedEvent[]> {
+  let prior: readonly RecordedEvent[] = [];
   if (recovering) {
     ctx.cache.delete(cmd.uuid);
-    const prior = await ownEvents(ctx, cmd);
-    if (prior.length) return prior;
+    prior = await ownEvents(ctx, cmd);
+    // The store appends a command's events one by one, not atomically: an agent killed between
+    // a start's DomainPlaced and its DomainStarted left the first alone, which is not the start's
+    // result (the log would say shutoff while the domain runs). That start goes on from the log.
+    if (prior.length && !(cmd.type === 'start' && startCutShort(cmd, prior))) return prior;
   }
   switch (cmd.type) {
     case 'define':
@@ -88,6 +92,7 @@ async function dispatch(ctx: ExecContext, cmd: AnyCommand, recovering: boolean, 
     case 'undefine':
       return undefine(ctx, cmd);
     case 'start':
+      if (prior.length) return finishStartRecord(ctx, cmd as Command<'start'>, prior);
       return start(ctx, cmd, recovering, recovering ? undefined : preloaded);
     case 'shutdown':
       return op(ctx, cmd, recovering, {
@@ -247,7 +252,9 @@ async function op(ctx: ExecContext, cmd: AnyCommand, recovering: boolean, o: Op)
   o.check(s);
   const drafts = o.drafts?.(s) ?? [];
   checkDrafts(ctx.store, s, drafts, cmd);
-  const skip = recovering && o.done(await find(ctx, cmd.uuid));
+  const actual = recovering ? await find(ctx, cmd.uuid) : undefined;
+  // A domain whose state the hypervisor could not read is not known to be done: act (and fail if it still cannot).
+  const skip = recovering && !actual?.stateUnknown && o.done(actual);
   if (!skip) {
     o.before?.();
     await act(ctx, cmd.uuid, o.expect ?? [], () => o.act(s));
@@ -269,9 +276,12 @@ function remember(ctx: ExecContext, uuid: string, from: DomainState, version: nu
 }
 
 async function act(ctx: ExecContext, uuid: string, expect: readonly string[], f: () => Promise<void>): Promise<void> {
-  ctx.book.expect(uuid, expect);
+  // Expected for as long as the hypervisor acts (a TCG start or a destroy's SIGKILL grace can outlast
+  // the book's TTL), then for the TTL: a change of ours reported late must not be recorded as news.
+  ctx.book.expect(uuid, expect, { open: true });
   try {
     await f();
+    ctx.book.settle(uuid);
   } catch (e) {
     ctx.book.unexpect(uuid);
     // What the hypervisor throws is the command's failure (qemu would not start, QMP refused), never a reason to retry.
@@ -311,6 +321,38 @@ async function record(ctx: ExecContext, cmd: AnyCommand, loaded: { state: Domain
   }, ids);
   if (decided) remember(ctx, cmd.uuid, decided.state, decided.version, r.events);
   return r.events.map((e, i) => ({ id: e.id, type: e.type, seq: r.seqs[i] ?? 0 }));
+}
+
+/** A start's own events in the log lack its DomainStarted (or, paused, its DomainSuspended). */
+function startCutShort(cmd: Command<'start'>, prior: readonly RecordedEvent[]): boolean {
+  const types = new Set(prior.map((e) => e.type));
+  return !types.has('DomainStarted') || (cmd.args.paused === true && !types.has('DomainSuspended'));
+}
+
+/**
+ * Recovery of a start whose events were cut short: the events it still owes,
+ * decided on the log as it is now and on what the hypervisor runs.
+ * - DomainPlaced alone: the domain is placed here and shut off in the log; the
+ *   start carries on (startedMeanwhile finds the qemu the first attempt ran,
+ *   or starts one) and records DomainStarted.
+ * - A paused start with DomainStarted but not its DomainSuspended: recorded if
+ *   the guest is indeed paused (the log says running until then).
+ */
+async function finishStartRecord(ctx: ExecContext, cmd: Command<'start'>, prior: readonly RecordedEvent[]): Promise<readonly RecordedEvent[]> {
+  if (!prior.some((e) => e.type === 'DomainStarted')) {
+    const now = (await load(ctx, cmd.uuid)).state;
+    // Recorded meanwhile by another writer (a lifecycle change): nothing left to complete.
+    if (now?.defined && now.state !== 'shutoff' && now.hostId === ctx.hostId) return prior;
+    ctx.log('warn', 'an interrupted start recorded only part of its events: completing it', { uuid: cmd.uuid, id: cmd.id, recorded: prior.map((e) => e.type) });
+    return [...prior, ...(await start(ctx, cmd, true, undefined))];
+  }
+  const loaded = await load(ctx, cmd.uuid);
+  const s = loaded.state;
+  if (!s?.defined || s.state !== 'running' || s.hostId !== ctx.hostId) return prior;
+  const actual = await find(ctx, cmd.uuid);
+  if (actual?.state !== 'paused' || actual.stateUnknown) return prior;
+  ctx.log('warn', 'an interrupted paused start did not record its suspension: completing it', { uuid: cmd.uuid, id: cmd.id });
+  return [...prior, ...(await record(ctx, cmd, loaded, () => [{ type: 'DomainSuspended', data: { uuid: cmd.uuid, hostId: ctx.hostId, detail: 'PAUSED' } }]))];
 }
 
 async function ownEvents(ctx: ExecContext, cmd: AnyCommand): Promise<readonly RecordedEvent[]> {
@@ -389,7 +431,8 @@ async function startedMeanwhile(ctx: ExecContext, uuid: string, paused: boolean)
   for (;;) {
     const d = await find(ctx, uuid);
     if (!d) return false;
-    if (d.state === 'running' || (paused && d.state === 'paused' && Date.now() >= deadline)) return true;
+    // A state the hypervisor could not read is not a start that completed: a qemu still in prelaunch must not be recorded as running.
+    if (!d.stateUnknown && (d.state === 'running' || (paused && d.state === 'paused' && Date.now() >= deadline))) return true;
     if (Date.now() >= deadline) {
       ctx.log('warn', 'an interrupted start did not complete: destroying the half-started domain to start it again', { uuid, state: d.state });
       await act(ctx, uuid, ['stopped'], () => ctx.hypervisor.destroy(uuid));

@@ -3,12 +3,14 @@
  * the hypervisor really runs.
  * - The log says it runs here, the hypervisor has no such domain: it died
  *   while the agent was away → DomainStopped CRASHED (libvirt's reason when
- *   qemuProcessReconnect cannot find a domain's qemu again).
+ *   qemuProcessReconnect cannot find a domain's qemu again). Only after a
+ *   second look: a qemu the first list() failed to adopt (a slow /proc, a
+ *   monitor busy) would otherwise be declared dead while it runs on.
  * - It runs, but the log says it should not: reported (a warning, the
  *   `virtflow_agent_unexpected_domains` gauge, the agent's status), never
  *   killed — it may be someone's data.
  * - Both, in different states (paused vs running): the hypervisor's state is
- *   recorded.
+ *   recorded — unless the hypervisor could not read it (stateUnknown).
  * Domains with a command still waiting in the agent's backlog are left to
  * that command (an interrupted start finds its domain running and completes).
  */
@@ -29,6 +31,9 @@ export interface ReconcileReport {
   /** Domains the log and the hypervisor agree run here. */
   readonly running: readonly string[];
 }
+
+/** How long reconcile waits before its second look at domains the hypervisor did not list. */
+export const RECHECK_MS = 500;
 
 export interface ReconcileContext {
   readonly hostId: string;
@@ -82,6 +87,17 @@ export async function reconcile(ctx: ReconcileContext): Promise<ReconcileReport>
   const unexpected: RunningDomain[] = [];
   const left: string[] = [];
   const running: string[] = [];
+  const missing = [...expected.keys()].filter((uuid) => !backlog.has(uuid) && !actual.has(uuid));
+  if (missing.length) {
+    // Declaring a running domain dead is not undone by anyone: look again before.
+    ctx.log('info', 'domains the log says run here were not listed: looking again', { uuids: missing });
+    await new Promise((r) => setTimeout(r, RECHECK_MS));
+    for (const d of await ctx.hypervisor.list()) {
+      if (!missing.includes(d.uuid)) continue;
+      ctx.log('warn', 'a domain missing from the first list() runs after all', { uuid: d.uuid, state: d.state });
+      actual.set(d.uuid, d);
+    }
+  }
   for (const [uuid, s] of expected) {
     if (backlog.has(uuid)) {
       left.push(uuid);
@@ -95,6 +111,10 @@ export async function reconcile(ctx: ReconcileContext): Promise<ReconcileReport>
     }
     running.push(uuid);
     if (a.state === s.state) continue;
+    if (a.stateUnknown) {
+      ctx.log('warn', 'domain runs but its state cannot be read: the log\'s is kept', { uuid, log: s.state });
+      continue;
+    }
     ctx.log('warn', 'domain state differs from the log: recording the hypervisor\'s', { uuid, log: s.state, hypervisor: a.state });
     if (a.state === 'paused') await ctx.apply({ uuid, event: 'suspended', detail: 'PAUSED' }, ids);
     else if (a.state === 'running') await ctx.apply({ uuid, event: 'resumed', detail: 'UNPAUSED' }, ids);

@@ -39,6 +39,13 @@ export interface RunningDomain {
   readonly state: Extract<LifecycleState, 'running' | 'paused' | 'shutdown'>;
   /** The process that runs it (qemu), when there is one. */
   readonly pid?: number;
+  /**
+   * True when the hypervisor knows the domain exists but could not read its
+   * state (QEMU: a qemu found after a restart whose monitor did not answer).
+   * `state` is then 'paused', never 'running': nobody should take for
+   * running a guest whose CPUs may never have been started.
+   */
+  readonly stateUnknown?: boolean;
 }
 
 export interface StartOptions {

@@ -24,6 +24,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatDomainXML, parseDomainXML, VirtError, type Capabilities, type DeviceDef, type DomainDef } from '@virtflow/model';
 import { hostCapabilities, kvmUsable } from '@virtflow/runtime';
+import type { Logger } from '../../log.ts';
 import type { Hypervisor, LifecycleChange, MigrationTarget, RunningDomain, StartOptions } from '../types.ts';
 import { buildArgv, emulatorOf, guestName, hotplugCalls, netdevId, nodeNames, runPaths, type RunPaths } from './argv.ts';
 import { QmpClient, type QmpEvent } from './qmp.ts';
@@ -49,6 +50,8 @@ export interface QemuHypervisorOptions {
   readonly destroyGraceMs?: number;
   /** Where capabilities() comes from (default: probed from this host). */
   readonly capabilities?: () => Promise<Capabilities>;
+  /** Where adoption trouble is told (a qemu found but its monitor not answering); silent by default. */
+  readonly log?: Logger;
 }
 
 type VmState = 'running' | 'paused' | 'shutdown' | 'inmigrate';
@@ -64,6 +67,10 @@ interface Vm {
   state: VmState;
   /** QEMU still in 'prelaunch': started with -S and never continued (its start was cut short). */
   prelaunch: boolean;
+  /** `state` was read from QEMU (or set by our own start); false for an adopted qemu whose monitor has not answered yet. */
+  stateKnown: boolean;
+  /** A #reattach under way: QEMU serves one monitor client, so one attempt at a time. */
+  reattaching: Promise<boolean> | undefined;
   /** Set while start() brings the guest up: its STOP/RESUME are not news. */
   starting: boolean;
   destroying: boolean;
@@ -150,10 +157,53 @@ class QemuHypervisor implements Hypervisor {
     const out: RunningDomain[] = [];
     let scan: Map<string, number> | undefined;
     for (const uuid of entries.filter((e) => UUID_RE.test(e))) {
-      const vm = this.#live(uuid) ?? (await this.#adopt(uuid, (scan ??= qemusByPidfile())).catch(() => undefined));
-      if (vm) out.push({ uuid: vm.uuid, name: vm.name, state: vm.state === 'inmigrate' ? 'paused' : vm.state, pid: vm.pid });
+      let vm = this.#live(uuid);
+      if (!vm) {
+        try {
+          vm = await this.#adopt(uuid, (scan ??= qemusByPidfile()));
+        } catch (e) {
+          // Not listed, so a reconcile may take it for dead: say why.
+          this.#log('warn', 'a qemu could not be adopted', { uuid, error: String(e) });
+        }
+      } else if (!vm.stateKnown) await this.#reattach(vm, 1000);
+      if (vm) out.push(this.#listed(vm));
     }
     return out;
+  }
+
+  #listed(vm: Vm): RunningDomain {
+    // Unknown: 'paused' (the Vm's state until QEMU answers), flagged, never taken for running.
+    return { uuid: vm.uuid, name: vm.name, state: vm.state === 'inmigrate' ? 'paused' : vm.state, pid: vm.pid, ...(vm.stateKnown ? {} : { stateUnknown: true }) };
+  }
+
+  #log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>): void {
+    this.#opts.log?.(level, msg, fields);
+  }
+
+  /**
+   * An adopted qemu whose monitor did not answer: try it again (QEMU serves one
+   * client at a time, and a qemu spawned just before its agent died may not
+   * have opened its socket yet). True when the state is known now.
+   */
+  #reattach(vm: Vm, timeoutMs: number, level: 'debug' | 'warn' = 'debug'): Promise<boolean> {
+    return (vm.reattaching ??= this.#reattachOnce(vm, timeoutMs, level).finally(() => (vm.reattaching = undefined)));
+  }
+
+  async #reattachOnce(vm: Vm, timeoutMs: number, level: 'debug' | 'warn'): Promise<boolean> {
+    if (vm.gone) return false;
+    if (vm.qmp && !vm.qmp.isClosed && vm.stateKnown) return true;
+    try {
+      const qmp = vm.qmp && !vm.qmp.isClosed ? vm.qmp : await connectWhenReady(vm.paths.qmp, () => !pidAlive(vm.pid), vm.paths.log, timeoutMs);
+      if (vm.qmp !== qmp) this.#attach(vm, qmp);
+      const status = (await qmp.execute<{ status: string }>('query-status')).status;
+      vm.state = vmStateOf(status);
+      vm.prelaunch = status === 'prelaunch';
+      vm.stateKnown = true;
+      return true;
+    } catch (e) {
+      this.#log(level, 'the monitor of an adopted qemu does not answer: its state is unknown', { uuid: vm.uuid, pid: vm.pid, error: String(e) });
+      return false;
+    }
   }
 
   #live(uuid: string): Vm | undefined {
@@ -193,21 +243,15 @@ class QemuHypervisor implements Hypervisor {
       def = undefined;
     }
     const vm = this.#newVm(uuid.toLowerCase(), name, paths, pid, def, undefined);
-    vm.state = 'running';
+    // Not 'running' until QEMU says so: a qemu whose start was cut short sits in prelaunch, CPUs never started.
+    vm.state = 'paused';
+    vm.stateKnown = false;
     this.#vms.set(vm.uuid, vm);
-    try {
-      const qmp = await QmpClient.connect(paths.qmp, { timeoutMs: 5000 });
-      this.#attach(vm, qmp);
-      const status = await qmp.execute<{ status: string }>('query-status');
-      vm.state = vmStateOf(status.status);
-      vm.prelaunch = status.status === 'prelaunch';
-    } catch (e) {
-      // Another client may hold the monitor (QEMU serves one at a time): the VM still runs.
-      if (!pidAlive(pid)) {
-        this.#vms.delete(vm.uuid);
-        return undefined;
-      }
-      void e;
+    // Another client may hold the monitor (QEMU serves one at a time), or a qemu spawned just before its
+    // agent died may not have opened it yet: the VM exists either way, its state unknown until it answers.
+    if (!(await this.#reattach(vm, 5000, 'warn')) && !pidAlive(pid)) {
+      this.#vms.delete(vm.uuid);
+      return undefined;
     }
     return vm;
   }
@@ -224,7 +268,7 @@ class QemuHypervisor implements Hypervisor {
     let markStopped!: () => void;
     const stopped = new Promise<void>((r) => (markStopped = r));
     return {
-      uuid, name, paths, pid, def, child, qmp: undefined, state: 'paused', prelaunch: false, starting: false, destroying: false,
+      uuid, name, paths, pid, def, child, qmp: undefined, state: 'paused', prelaunch: false, stateKnown: true, reattaching: undefined, starting: false, destroying: false,
       migratingOut: 'no', silent: false, shutdownSeen: false, exit: undefined, gone: false, stopped, markStopped,
     };
   }
@@ -320,9 +364,13 @@ class QemuHypervisor implements Hypervisor {
     if (vm.gone) return;
     vm.gone = true;
     vm.qmp?.close();
-    this.#vms.delete(vm.uuid);
-    await rm(vm.paths.pidfile, { force: true }).catch(() => undefined);
-    await rm(vm.paths.qmp, { force: true }).catch(() => undefined);
+    // Only this Vm's own entry and files: a late end of an old Vm must not unlist, or remove the pidfile
+    // and monitor socket of, a qemu started since in the same run folder.
+    if (this.#vms.get(vm.uuid) === vm) this.#vms.delete(vm.uuid);
+    if (!this.#vms.has(vm.uuid)) {
+      await rm(vm.paths.pidfile, { force: true }).catch(() => undefined);
+      await rm(vm.paths.qmp, { force: true }).catch(() => undefined);
+    }
     // A start that fails reports nothing: it never started.
     if (!vm.silent && !vm.starting) {
       if (vm.destroying) this.#emit({ uuid: vm.uuid, event: 'stopped', detail: 'DESTROYED' });
@@ -356,18 +404,10 @@ class QemuHypervisor implements Hypervisor {
   async #startOnce(uuid: string, def: DomainDef, options: StartOptions): Promise<void> {
     const existing = this.#live(uuid) ?? (await this.#adopt(uuid));
     if (existing) {
-      if (!existing.qmp && !existing.child) {
-        // Found by its command line before its monitor was up: give it the time a start has.
-        try {
-          const qmp = await connectWhenReady(existing.paths.qmp, () => !pidAlive(existing.pid), existing.paths.log, this.#opts.startTimeoutMs ?? 30_000);
-          this.#attach(existing, qmp);
-          const status = (await qmp.execute<{ status: string }>('query-status')).status;
-          existing.state = vmStateOf(status);
-          existing.prelaunch = status === 'prelaunch';
-        } catch {
-          // Reported as running below.
-        }
-      }
+      // Found by its command line before its monitor was up: give it the time a start has (else: already running, below).
+      // In rounds: a shorter attempt (a list()'s) may be under way, and it is shared.
+      const until = Date.now() + (this.#opts.startTimeoutMs ?? 30_000);
+      while (!existing.child && !existing.stateKnown && !existing.gone && Date.now() < until) await this.#reattach(existing, Math.max(1000, until - Date.now()));
       if (existing.prelaunch && existing.qmp && !options.incoming) return this.#finishStart(existing, options);
       throw new VirtError('OPERATION_INVALID', 'domain is already running');
     }
@@ -450,16 +490,8 @@ class QemuHypervisor implements Hypervisor {
   async #monitor(uuid: string, allowed: readonly VmState[], message: string): Promise<{ vm: Vm; qmp: QmpClient }> {
     this.#assertOpen();
     const vm = await this.#get(uuid);
-    if (!vm.qmp && !vm.gone) {
-      // Adopted while another client held the monitor: try again now.
-      try {
-        const qmp = await QmpClient.connect(vm.paths.qmp, { timeoutMs: 2000 });
-        this.#attach(vm, qmp);
-        vm.state = vmStateOf((await qmp.execute<{ status: string }>('query-status')).status);
-      } catch {
-        // Reported below.
-      }
-    }
+    // Adopted while another client held the monitor: try again now (reported below if still not).
+    if ((!vm.qmp || !vm.stateKnown) && !vm.gone) await this.#reattach(vm, 2000);
     if (!allowed.includes(vm.state)) throw new VirtError('OPERATION_INVALID', message);
     if (!vm.qmp || vm.qmp.isClosed) throw new VirtError('OPERATION_INVALID', 'qemu monitor is not available (another client holds it?)');
     return { vm, qmp: vm.qmp };
