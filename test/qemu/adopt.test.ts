@@ -6,32 +6,17 @@
  * monitor is free its real state is read, and a start cut short is finished.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { QmpClient, buildArgv, createQemuHypervisor, runPaths } from '../../services/host-agent/src/hypervisor/qemu/index.ts';
-import { QEMU, Recorder, define, qemuMissing, runDirFor, smallXml, waitForFile } from './support.ts';
+import { QmpClient, createQemuHypervisor } from '../../services/host-agent/src/hypervisor/qemu/index.ts';
+import { Recorder, qemuMissing, runDirFor, spawnHalfStarted } from './support.ts';
 
 const skip = qemuMissing();
 
 describe('qemu hypervisor adoption', { skip, timeout: 120_000 }, () => {
   test('a prelaunch qemu whose monitor another client holds is listed with its state unknown, not running', async (t) => {
     const runDir = runDirFor(t);
-    const def = await define(smallXml('vf-busy'));
-    const uuid = def.uuid!;
     // An agent killed in the middle of start(): a qemu with -S, never continued.
-    const paths = runPaths(runDir, uuid);
-    mkdirSync(paths.dir, { recursive: true });
-    const child = spawn(QEMU, buildArgv(def, { kvm: false, paths }), { detached: true, stdio: 'ignore' });
-    child.unref();
-    t.after(() => {
-      try {
-        process.kill(child.pid!, 'SIGKILL');
-      } catch {
-        // Gone.
-      }
-    });
-    await waitForFile(paths.pidfile, String(child.pid), 20_000);
+    const { def, uuid, paths, pid: childPid } = await spawnHalfStarted(t, runDir, 'vf-busy');
     const holder = await QmpClient.connect(paths.qmp, { timeoutMs: 20_000 });
     t.after(() => holder.close());
 
@@ -40,7 +25,7 @@ describe('qemu hypervisor adoption', { skip, timeout: 120_000 }, () => {
     t.after(() => h.close());
     const rec = new Recorder(h);
     const busy = await h.list();
-    assert.deepEqual(busy.map((d) => [d.uuid, d.state, d.stateUnknown, d.pid]), [[uuid, 'paused', true, child.pid]]);
+    assert.deepEqual(busy.map((d) => [d.uuid, d.state, d.stateUnknown, d.pid]), [[uuid, 'paused', true, childPid]]);
     assert.ok(logged.some((l) => /monitor of an adopted qemu does not answer/.test(l)), JSON.stringify(logged));
 
     holder.close();
@@ -50,7 +35,7 @@ describe('qemu hypervisor adoption', { skip, timeout: 120_000 }, () => {
 
     // The start asked again finishes the one cut short: same qemu, now running.
     await h.start(def);
-    assert.deepEqual((await h.list()).map((d) => [d.uuid, d.state, d.pid]), [[uuid, 'running', child.pid]]);
+    assert.deepEqual((await h.list()).map((d) => [d.uuid, d.state, d.pid]), [[uuid, 'running', childPid]]);
     await h.destroy(uuid);
     assert.deepEqual(rec.of(uuid), ['started/BOOTED', 'stopped/DESTROYED']);
   });

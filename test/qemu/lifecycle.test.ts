@@ -4,11 +4,10 @@
  * adoption by a new instance, live migration over loopback.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { buildArgv, createQemuHypervisor, runPaths } from '../../services/host-agent/src/hypervisor/qemu/index.ts';
-import { QEMU, Recorder, define, freePort, qemuMissing, runDirFor, smallXml, waitForFile } from './support.ts';
+import { createQemuHypervisor } from '../../services/host-agent/src/hypervisor/qemu/index.ts';
+import { Recorder, define, freePort, qemuMissing, runDirFor, smallXml, spawnHalfStarted } from './support.ts';
 
 const skip = qemuMissing();
 
@@ -165,28 +164,15 @@ describe('qemu hypervisor lifecycle', { skip, timeout: 240_000 }, () => {
 
   test('a start cut short (qemu spawned, never continued, pidfile gone) is finished by the next start, never run twice', async (t) => {
     const runDir = runDirFor(t);
-    const def = await define(smallXml('vf-half'));
-    const uuid = def.uuid!;
     // What an agent killed in the middle of start() leaves: a qemu with -S and its run folder.
-    const paths = runPaths(runDir, uuid);
-    mkdirSync(paths.dir, { recursive: true });
-    const child = spawn(QEMU, buildArgv(def, { kvm: false, paths }), { detached: true, stdio: 'ignore' });
-    child.unref();
-    t.after(() => {
-      try {
-        process.kill(child.pid!, 'SIGKILL');
-      } catch {
-        // Gone.
-      }
-    });
-    await waitForFile(paths.pidfile, String(child.pid), 20_000);
+    const { def, uuid, paths, pid: childPid } = await spawnHalfStarted(t, runDir, 'vf-half');
     rmSync(paths.pidfile);
 
     const h = createQemuHypervisor({ runDir });
     t.after(() => h.close());
     const rec = new Recorder(h);
     await h.start(def);
-    assert.deepEqual((await h.list()).map((d) => [d.uuid, d.state, d.pid]), [[uuid, 'running', child.pid]]);
+    assert.deepEqual((await h.list()).map((d) => [d.uuid, d.state, d.pid]), [[uuid, 'running', childPid]]);
     assert.deepEqual(rec.of(uuid), ['started/BOOTED']);
     await assert.rejects(h.start(def), { code: 'OPERATION_INVALID', message: /already running/ });
     await h.destroy(uuid);

@@ -4,14 +4,15 @@
  * (process group) and whose files are removed even when the test fails, and a
  * recorder of lifecycle changes.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { defineDomain, defaultRegistry, type Capabilities, type DomainDef } from '@virtflow/model';
 import { hostCapabilities } from '@virtflow/runtime';
+import { buildArgv, runPaths, type RunPaths } from '../../services/host-agent/src/hypervisor/qemu/index.ts';
 import type { Hypervisor, LifecycleChange } from '../../services/host-agent/src/hypervisor/types.ts';
 
 export const QEMU = '/usr/bin/qemu-system-x86_64';
@@ -154,6 +155,29 @@ export async function waitForFile(file: string, marker: string, timeoutMs: numbe
 }
 
 export { tmpdir };
+
+/**
+ * What an agent killed in the middle of start() leaves: a qemu started with
+ * -S (CPUs never continued) from its run folder, its pidfile written. Killed
+ * when the test ends.
+ */
+export async function spawnHalfStarted(t: TestContext, runDir: string, name: string): Promise<{ def: DomainDef; uuid: string; paths: RunPaths; pid: number }> {
+  const def = await define(smallXml(name));
+  const uuid = def.uuid!;
+  const paths = runPaths(runDir, uuid);
+  mkdirSync(paths.dir, { recursive: true });
+  const child = spawn(QEMU, buildArgv(def, { kvm: false, paths }), { detached: true, stdio: 'ignore' });
+  child.unref();
+  t.after(() => {
+    try {
+      process.kill(child.pid!, 'SIGKILL');
+    } catch {
+      // Gone.
+    }
+  });
+  await waitForFile(paths.pidfile, String(child.pid), 20_000);
+  return { def, uuid, paths, pid: child.pid! };
+}
 
 /**
  * The domain type the tiny guest boots under: 'kvm' where KVM really boots a
