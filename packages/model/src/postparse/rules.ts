@@ -1,14 +1,16 @@
 /**
  * Drivers are written as lists of small named rules. Composing them here
  * gives the pure callbacks of DriverConf and records provenance for free:
- * each rule runs in its own immer `produceWithPatches`, and every patch it
- * makes becomes `{path, value, driver, rule, why}`.
+ * each rule runs in its own `produceWithPatches` (immer's semantics, on the
+ * lean drafts of drafts.ts), and every patch it makes becomes
+ * `{path, value, driver, rule, why}`.
  */
 import { Immer, enablePatches, type Draft, type Patch } from 'immer';
 import type { AnySpec } from '../codec/spec.ts';
 import { devicesSpec } from '../domain/spec/devices.ts';
 import { domainSpec } from '../domain/spec/domain.ts';
 import type { DeviceDef, DeviceKind, DomainDef } from '../domain/types.ts';
+import { produceWithPatchesLean, UnsupportedDraft } from './drafts.ts';
 import { leaves, xmlPath, type DataPath } from './paths.ts';
 import type { Ctx } from './types.ts';
 
@@ -20,7 +22,32 @@ enablePatches();
  * without auto-freeze (the application's immer keeps its settings).
  */
 const immer = new Immer({ autoFreeze: false });
-const produceWithPatches = immer.produceWithPatches.bind(immer);
+const immerWithPatches = immer.produceWithPatches.bind(immer);
+
+/**
+ * Whether rules run on the lean drafts of drafts.ts (immer's semantics and
+ * patches, much cheaper) rather than on immer's; on by default. A base those
+ * drafts do not model goes to immer.
+ */
+let lean = true;
+
+/** Switches the rules' drafts between the lean ones and immer's (for tests and comparisons). */
+export function useLeanDrafts(on: boolean): void {
+  lean = on;
+}
+
+function produceWithPatches<T>(base: T, recipe: (draft: Draft<T>) => void): [T, Patch[]] {
+  if (lean) {
+    try {
+      return produceWithPatchesLean(immer, base, recipe);
+    } catch (e) {
+      // Thrown before the recipe ran: nothing happened yet.
+      if (!(e instanceof UnsupportedDraft)) throw e;
+    }
+  }
+  const [next, patches] = immerWithPatches(base, recipe as never);
+  return [next as T, patches];
+}
 
 export interface DomainRule<Data = unknown> {
   readonly name: string;
@@ -124,7 +151,8 @@ export function deviceRules<Data>(rules: ReadonlyArray<DeviceRule<Data, any>>): 
       if (patches.length) rec?.record(patches, deviceSpecs[dev.kind]!.spec, ctx.devicePath ?? `/${dev.kind}`, rule.name, rule.why);
       current = next;
     }
-    return current === dev.def ? dev : ({ kind: dev.kind, def: current } as DeviceDef);
+    if (current === dev.def) return dev;
+    return { kind: dev.kind, def: current } as DeviceDef;
   };
 }
 

@@ -202,7 +202,7 @@ function driverDevicePass(def: DomainDef, refs: readonly DeviceRef[], driver: Dr
     const before = getDevice(def, ref)!;
     const dev = driver.devicePostParse ? driver.devicePostParse(before, def, ctx) : before;
     checkDeviceFeatures(dev, driver, ref.path);
-    if (dev.def !== before.def) def = ctx.inPlace ? (withDevice(def, ref, dev, true), def) : setDevice(def, ref, dev);
+    if (dev.def !== before.def) def = ctx.inPlace ? (withDevice(def, ref, dev, true), def) : withDeviceCopied(def, ref, dev);
   }
   ctx.devicePath = undefined;
   return def;
@@ -285,6 +285,25 @@ function appendedRef(domain: DomainDef, kind: DeviceDef['kind']): DeviceRef {
   const existing = (domain.devices as Record<string, unknown> | undefined)?.[key];
   const index = many ? ((existing as unknown[] | undefined)?.length ?? 0) : 0;
   return { kind, index, path: `/domain/devices/${kind}${many ? `[${index + 1}]` : ''}` };
+}
+
+/**
+ * setDevice's definition (a new root, <devices> and list, the rest shared)
+ * without immer's produce.
+ */
+function withDeviceCopied(def: DomainDef, ref: DeviceRef, dev: DeviceDef): DomainDef {
+  const { key, many } = deviceKey(ref.kind);
+  const devs = def.devices as Record<string, unknown>;
+  let value: unknown = dev.def;
+  if (many) {
+    const list = devs[key] as unknown[];
+    const next = list.slice();
+    next[ref.index] = dev.def;
+    value = next;
+  }
+  // The new nodes frozen, as immer's produce froze them (the rest is shared and frozen already).
+  if (many) Object.freeze(value);
+  return Object.freeze({ ...def, devices: Object.freeze({ ...devs, [key]: value }) }) as DomainDef;
 }
 
 /** The domain with the device at `ref`: a new frozen domain, or, in place, the same one changed. */
