@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { randomUUID } from 'node:crypto';
-import { VirtError, bookwormQemuCaps, defaultRegistry, type AnyEvent, type JobResult } from '@virtflow/model';
+import { VirtError, bookwormQemuCaps, decodeCommand, defaultRegistry, type AnyEvent, type Command, type JobResult } from '@virtflow/model';
 import { domainRef, hostRef } from '@virtflow/runtime';
 import { ParserClient, startParser, type ParserService } from '@virtflow/parser';
 import { claim, heldClaims, type StartAttempt, type StartResult, type RoutedResult } from '@virtflow/scheduler';
@@ -44,14 +44,31 @@ describe('scheduler service: start and lifecycle jobs', { timeout: 120_000 }, ()
     const defined = await client.run({ op: 'define', xml: `<domain type='test'><name>web-1</name><memory unit='MiB'>512</memory><vcpu>2</vcpu><os><type arch='x86_64'>hvm</type></os></domain>` }, TIMEOUT);
     assert.equal(defined.ok, true, defined.ok ? '' : defined.error.message);
     const uuid = (defined as { value: JobResult }).value.uuid;
+    // The start command as it goes to the host: with the domain as the scheduler placed it (`known`).
+    const sent: Array<Command<'start'>> = [];
+    const sniff = rig.nc.subscribe('virt.cmd.>', { callback: (_e, m) => {
+      const c = decodeCommand(m.data);
+      if (!(c instanceof VirtError) && c.type === 'start' && c.uuid === uuid) sent.push(c);
+    } });
+    await rig.nc.flush();
     const intake = await client.run({ op: 'start', uuid }, TIMEOUT);
     assert.equal(intake.ok, true);
     const job = (await rig.queue.getJob(intake.jobId))!;
     const o = await outcome(rig, job);
+    sniff.unsubscribe();
     assert.equal(o.ok, true, o.ok ? '' : o.error.message);
     const r = (o as { value: StartResult }).value;
     assert.equal(r.hostId, 'node-2');
     assert.deepEqual(r.attempts, [{ hostId: 'node-2', outcome: 'started' }]);
+    assert.equal(sent.length, 1);
+    const known = sent[0]!.args.known;
+    assert.ok(known, 'the start command carries the known domain');
+    assert.equal(known.hostId, 'node-2');
+    assert.equal(known.version, 2);
+    assert.equal(known.observation.version, 2);
+    assert.equal(known.state, 'shutoff');
+    assert.ok(known.xml.includes('<name>web-1</name>'));
+    assert.ok(!('history' in known));
     const types = (await domainEvents(rig, uuid)).map((e) => [e.type, 'hostId' in e.data ? e.data.hostId : undefined]);
     assert.deepEqual(types, [['DomainDefined', undefined], ['DomainPlaced', 'node-2'], ['DomainStarted', 'node-2']]);
     const claims = await heldClaims(rig.schedulers[0]!.claims, 'node-2');

@@ -25,7 +25,7 @@ import {
   type EventStore,
 } from '@virtflow/runtime';
 import { ChangeBook, draftFor } from './changes.ts';
-import { execute, type Decided, type ExecContext, type RecordedEvent } from './execute.ts';
+import { execute, knownHere, type Decided, type ExecContext, type RecordedEvent } from './execute.ts';
 import { Fencer } from './fence.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { AgentMetrics } from './metrics.ts';
@@ -270,8 +270,9 @@ export class Agent {
 
   async #carryOut(cmd: AnyCommand, m: JsMsg): Promise<void> {
     const t0 = performance.now();
-    // A start reads its domain in any case: asked for with the pending record, in the same round trip.
-    const preloaded = cmd.type === 'start' ? this.#o.store.load(domainRef(cmd.uuid)) : undefined;
+    // A start reads its domain in any case (unless the scheduler sent it as it placed it: `known`):
+    // asked for with the pending record, in the same round trip.
+    const preloaded = cmd.type === 'start' && !knownHere(this.hostId, cmd) ? this.#o.store.load(domainRef(cmd.uuid)) : undefined;
     preloaded?.catch(() => undefined); // not awaited when the command turns out done or in recovery
     // The common case in one round trip: the pending record is created only if there is none.
     const prior = (await this.#claim(cmd)) ? undefined : await commandOutcome(this.#results, this.hostId, cmd.id);

@@ -12,7 +12,7 @@
  */
 import {
   VirtError, checkTransition, defineDevice, defineDomain as postParse, formatDomainXML, parseDomainXML, reduceDomain,
-  type AnyCommand, type AnyEvent, type Capabilities, type Command, type DomainDef, type DomainState, type DriverRegistry,
+  type AnyCommand, type AnyEvent, type Capabilities, type Command, type DomainDef, type DomainState, type DriverRegistry, type StartKnown,
 } from '@virtflow/model';
 import { ConcurrencyError, defineDomain, domainRef, type EventDraft, type EventStore } from '@virtflow/runtime';
 import type { ChangeBook } from './changes.ts';
@@ -35,8 +35,10 @@ export interface ExecContext {
    * is written by its agent alone (commands of one domain run one at a time),
    * so suspend, resume, destroy and the like decide on it without a load; the
    * append's optimistic check still catches anyone who wrote meanwhile (then
-   * the agent reloads and checks again). Starts and migrations always load:
-   * they need the current definition or the scheduler's DomainMigrating.
+   * the agent reloads and checks again). Starts and migrations load: they
+   * need the current definition or the scheduler's DomainMigrating (a start
+   * the scheduler sent with its `known` decides on that instead, and leaves
+   * no entry here).
    */
   readonly cache: Map<string, Decided>;
   /** Folders the definitions' host paths must lie under (none: no restriction): storage-guard.ts. */
@@ -299,13 +301,18 @@ async function find(ctx: ExecContext, uuid: string): Promise<RunningDomain | und
  * load → check → append. The hypervisor has acted by now, so a check that
  * fails then is reported, not retried.
  */
-async function record(ctx: ExecContext, cmd: AnyCommand, loaded: { state: DomainState | undefined; version: number }, drafts: (s: DomainState) => readonly EventDraft[]): Promise<readonly RecordedEvent[]> {
+async function record(
+  ctx: ExecContext, cmd: AnyCommand, loaded: { state: DomainState | undefined; version: number }, drafts: (s: DomainState) => readonly EventDraft[],
+  opts: { readonly cache?: boolean } = {},
+): Promise<readonly RecordedEvent[]> {
   const ids = { correlationId: cmd.correlationId, causationId: cmd.id };
   const first = drafts(loaded.state!);
   const events = ctx.store.makeEvents(first, loaded.version, ids);
   try {
     const r = await ctx.store.append(domainRef(cmd.uuid), events, loaded.version);
-    remember(ctx, cmd.uuid, loaded.state!, loaded.version, events);
+    // `cache: false`: the decision's state is partial (a start from the scheduler's `known`), not for the next command.
+    if (opts.cache === false) ctx.cache.delete(cmd.uuid);
+    else remember(ctx, cmd.uuid, loaded.state!, loaded.version, events);
     return events.map((e, i) => ({ id: e.id, type: e.type, seq: r.seqs[i] ?? 0 }));
   } catch (e) {
     if (!(e instanceof ConcurrencyError)) throw e;
@@ -399,7 +406,8 @@ export function resourcesOf(def: DomainDef): { memoryKiB: number; vcpus: number 
  * libvirt reports `virsh start --paused`).
  */
 async function start(ctx: ExecContext, cmd: Command<'start'>, recovering: boolean, preloaded: Preloaded | undefined): Promise<readonly RecordedEvent[]> {
-  const loaded = preloaded ? await preloaded : await load(ctx, cmd.uuid);
+  const known = recovering ? undefined : knownHere(ctx.hostId, cmd);
+  const loaded = known ? fromKnown(ctx, cmd.uuid, known) : preloaded ? await preloaded : await load(ctx, cmd.uuid);
   const s = loaded.state;
   if (!s?.defined) throw noDomain(cmd.uuid);
   if (s.state !== 'shutoff') throw new VirtError('OPERATION_INVALID', 'domain is already running');
@@ -418,7 +426,54 @@ async function start(ctx: ExecContext, cmd: Command<'start'>, recovering: boolea
   if (!(recovering && (await startedMeanwhile(ctx, cmd.uuid, paused)))) {
     await act(ctx, cmd.uuid, paused ? ['started', 'suspended:PAUSED'] : ['started'], () => ctx.hypervisor.start(def, { paused }));
   }
-  return record(ctx, cmd, loaded, drafts);
+  // The state built from `known` lacks the definition history: the next command of the domain loads it.
+  return record(ctx, cmd, loaded, drafts, { cache: !known });
+}
+
+/**
+ * How old (by this host's clock) the scheduler's observation in a start's
+ * `known` may be for the start to decide on it. A start decided on `known`
+ * boots the domain before anything is read, so a command that waited in the
+ * queue while the scheduler gave up on it (its command timeout, 60 s by
+ * default) and placed the domain elsewhere would boot a second copy before its
+ * append is refused; the load it replaces would have refused the start up
+ * front. Past this age the start loads, as without `known`.
+ */
+export const KNOWN_MAX_AGE_MS = 10_000;
+
+/**
+ * The scheduler's `known` of a start placed on this host, if the start may
+ * use it: the domain as the scheduler wrote it with its DomainPlaced, and its
+ * store's observation of that write, made less than KNOWN_MAX_AGE_MS ago.
+ * (agent.ts then skips its preload.)
+ */
+export function knownHere(hostId: string, cmd: AnyCommand, now = Date.now()): StartKnown | undefined {
+  if (cmd.type !== 'start') return undefined;
+  const k = cmd.args.known;
+  if (!k || k.hostId !== hostId || k.observation.version !== k.version) return undefined;
+  return now - k.observation.at < KNOWN_MAX_AGE_MS ? k : undefined;
+}
+
+/**
+ * The decision's state from `known` instead of a load: the store is seeded
+ * with the scheduler's observation (EventStore.observe), so the append at
+ * `known.version` needs no read either, and is checked by the server all the
+ * same: anyone who wrote the domain since makes it a ConcurrencyError, and
+ * record() reloads and decides again. The state is the domain's row without
+ * its history (a start does not read it).
+ */
+function fromKnown(ctx: ExecContext, uuid: string, k: StartKnown): { state: DomainState; version: number } {
+  ctx.store.observe(domainRef(uuid), k.observation);
+  const state: DomainState = {
+    uuid, name: k.name, defined: k.defined,
+    ...(k.domainType !== undefined ? { domainType: k.domainType } : {}),
+    ...(k.driver !== undefined ? { driver: k.driver } : {}),
+    xml: k.xml, definitionVersion: k.definitionVersion, version: k.version, updatedAt: k.updatedAt ?? '',
+    state: k.state, reason: k.reason ?? 'UNKNOWN', migrating: false, hostId: k.hostId,
+    ...(k.resources !== undefined ? { resources: k.resources } : {}),
+    history: [],
+  };
+  return { state, version: k.version };
 }
 
 /**

@@ -10,12 +10,14 @@
  * counting as an attempt. Every attempt is reported as it happens and in the
  * result.
  *
- * The agent learns the definition from the log (it loads the domain), so no
- * define command is needed: the parser has appended DomainDefined already.
+ * The agent learns the definition from the log, so no define command is
+ * needed: the parser has appended DomainDefined already. The start command
+ * carries the domain as this start wrote it (`known`), so the agent need not
+ * load it again; a write by anyone since makes the agent reload.
  */
 import {
   VirtError, formatExplain, isVirtError, makeCommand, parseDomainXML, place, placedData, placementRequest,
-  type CommandOutcome, type DomainState, type HostClaim, type Placement, type PlacementRequest, type SchedulerConfig, type SchedulerHints,
+  type CommandOutcome, type DomainState, type HostClaim, type Placement, type PlacementRequest, type SchedulerConfig, type SchedulerHints, type StartKnown,
 } from '@virtflow/model';
 import { domainRef, isConcurrencyError, sendCommand, type CommandResultWatcher, type EventStore } from '@virtflow/runtime';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -74,14 +76,41 @@ export interface StartResult {
   readonly already?: boolean;
 }
 
-async function startOn(ctx: StartContext, hostId: string, uuid: string, paused: boolean, ids: Ids): Promise<CommandOutcome> {
-  const cmd = makeCommand('start', { hostId, uuid }, paused ? { paused } : {}, { correlationId: ids.correlationId, now: ctx.now, newId: ctx.newId });
+async function startOn(ctx: StartContext, hostId: string, uuid: string, paused: boolean, ids: Ids, placed?: KnownDomain): Promise<CommandOutcome> {
+  const known = placed && startKnown(ctx.store, hostId, uuid, placed);
+  const cmd = makeCommand('start', { hostId, uuid }, { ...(paused ? { paused } : {}), ...(known ? { known } : {}) }, { correlationId: ids.correlationId, now: ctx.now, newId: ctx.newId });
   // Waiting before sending: the watcher must know the command before the agent can answer.
   const outcome = ctx.watcher.wait(cmd, ctx.commandTimeoutMs);
   // A send that throws leaves the wait unawaited: its timeout must not surface as an unhandled rejection.
   outcome.catch(() => undefined);
   await sendCommand(ctx.nc, cmd);
   return outcome;
+}
+
+/** A definition larger than this is not sent along with the start (the command must stay well inside NATS's payload limit): the agent reads it. */
+const KNOWN_MAX_XML = 256 * 1024;
+
+/**
+ * The domain as this start just wrote it (its DomainPlaced on `hostId`) and
+ * the store's observation of that write, for the start command: the agent
+ * starts from them instead of loading the domain again (execute.ts). Nothing
+ * when the store's observation is not of exactly this version (it was
+ * dropped, or is of a later write) or the definition is too large to carry.
+ */
+export function startKnown(store: EventStore, hostId: string, uuid: string, placed: KnownDomain): StartKnown | undefined {
+  const s = placed.state;
+  if (!s?.defined || s.state !== 'shutoff' || s.hostId !== hostId || s.migration !== undefined || s.xml.length > KNOWN_MAX_XML) return undefined;
+  const o = store.observation(domainRef(uuid));
+  if (!o || o.version !== placed.version || s.version !== placed.version) return undefined;
+  return {
+    name: s.name, defined: s.defined, xml: s.xml,
+    ...(s.domainType !== undefined ? { domainType: s.domainType } : {}),
+    ...(s.driver !== undefined ? { driver: s.driver } : {}),
+    definitionVersion: s.definitionVersion, version: placed.version, updatedAt: s.updatedAt,
+    state: s.state, reason: s.reason, hostId,
+    ...(s.resources !== undefined ? { resources: { memoryKiB: s.resources.memoryKiB, vcpus: s.resources.vcpus } } : {}),
+    observation: { version: o.version, seq: o.seq, typeSeqs: { ...o.typeSeqs }, at: o.at, ...(o.headId !== undefined ? { headId: o.headId } : {}), complete: o.complete },
+  };
 }
 
 /** The request with the job's hints and the group's members as the inventory knows them. */
@@ -188,7 +217,7 @@ async function startOnce(ctx: StartContext, args: StartArgs, ids: Ids): Promise<
     known = await placeOrRelease(ctx, uuid, known, p, c.claimId, ids);
     lastPlaced = hostId;
     starts++;
-    const outcome = await startOn(ctx, hostId, uuid, args.paused === true, ids);
+    const outcome = await startOn(ctx, hostId, uuid, args.paused === true, ids, known);
     if (outcome.status === 'completed') {
       await report({ hostId, outcome: 'started' });
       return { uuid, hostId, attempts, summary };

@@ -60,6 +60,64 @@ describe('commands', () => {
     assert.equal(err(decodeCommand(new Uint8Array([0xff, 0xfe]))).message, 'invalid argument: command is not valid UTF-8');
   });
 
+  describe('start with known (the domain as the scheduler placed it)', () => {
+    const observation = { version: 2, seq: 40, typeSeqs: { DomainDefined: 12, DomainPlaced: 40, DomainStarted: 0 }, at: 1_714_557_600_000, headId: 'e-2', complete: true };
+    const known = {
+      name: 'web', defined: true, xml: `<domain type='kvm'><name>web</name><uuid>${UUID}</uuid></domain>`, domainType: 'kvm', driver: 'qemu',
+      definitionVersion: 1, version: 2, updatedAt: '2024-05-01T10:00:00.000Z', state: 'shutoff', reason: 'UNKNOWN', hostId: 'node1',
+      resources: { memoryKiB: 262_144, vcpus: 2 }, observation,
+    };
+    const start = (k: unknown) => validateCommand({ ...base, args: { known: k } });
+    const pathOf = (k: unknown) => err(start(k)).path;
+
+    it('accepts it, and a start without it as before', () => {
+      const c = start(known);
+      assert.ok(!(c instanceof VirtError), JSON.stringify(c));
+      assert.deepEqual((c as { args: unknown }).args, { known });
+      assert.ok(Object.isFrozen((c as { args: { known: { observation: object } } }).args.known.observation));
+      assert.ok(!(validateCommand(base) instanceof VirtError));
+      assert.ok(!(validateCommand({ ...base, args: { paused: true } }) instanceof VirtError));
+      const { domainType: _t, driver: _d, updatedAt: _u, reason: _r, resources: _res, ...minimal } = known;
+      assert.ok(!(start({ ...minimal, observation: { version: 2, seq: 40, typeSeqs: {}, at: 0, complete: false } }) instanceof VirtError));
+      const built = makeCommand('start', { hostId: 'node1', uuid: UUID }, { known: known as never }, meta);
+      assert.deepEqual(decodeCommand(encodeCommand(built)), built);
+    });
+
+    it('refuses a malformed known with the path of the field', () => {
+      const e = err(start({ ...known, version: -1 }));
+      assert.equal(e.code, 'INVALID_ARG');
+      assert.equal(e.path, '/args/known/version');
+      assert.match(e.message, /args\.known\.version must be a non-negative integer/);
+      assert.equal(pathOf('yes'), '/args/known');
+      assert.equal(pathOf([known]), '/args/known');
+      assert.equal(pathOf({ ...known, version: 2.5 }), '/args/known/version');
+      assert.equal(pathOf({ ...known, version: '2' }), '/args/known/version');
+      assert.equal(pathOf({ ...known, definitionVersion: 3 }), '/args/known/definitionVersion');
+      assert.equal(pathOf({ ...known, name: '' }), '/args/known/name');
+      assert.equal(pathOf({ ...known, name: 'x'.repeat(257) }), '/args/known/name');
+      assert.equal(pathOf({ ...known, xml: 42 }), '/args/known/xml');
+      assert.equal(pathOf({ ...known, xml: 'x'.repeat(1024 * 1024 + 1) }), '/args/known/xml');
+      assert.equal(pathOf({ ...known, defined: 'true' }), '/args/known/defined');
+      assert.equal(pathOf({ ...known, state: 'flying' }), '/args/known/state');
+      assert.equal(pathOf({ ...known, reason: 'because' }), '/args/known/reason');
+      assert.equal(pathOf({ ...known, hostId: undefined }), '/args/known/hostId');
+      assert.equal(pathOf({ ...known, hostId: 'a.b' }), '/args/known/hostId');
+      assert.equal(pathOf({ ...known, resources: { memoryKiB: -1, vcpus: 2 } }), '/args/known/resources/memoryKiB');
+      assert.equal(pathOf({ ...known, resources: { memoryKiB: 1, vcpus: 2, gpus: 1 } }), '/args/known/resources');
+      assert.equal(pathOf({ ...known, history: [] }), '/args/known/history');
+      assert.equal(pathOf({ ...known, observation: undefined }), '/args/known/observation');
+      assert.equal(pathOf({ ...known, observation: { ...observation, version: 1 } }), '/args/known/observation/version');
+      assert.equal(pathOf({ ...known, observation: { ...observation, seq: -3 } }), '/args/known/observation/seq');
+      assert.equal(pathOf({ ...known, observation: { ...observation, at: 'now' } }), '/args/known/observation/at');
+      assert.equal(pathOf({ ...known, observation: { ...observation, complete: 1 } }), '/args/known/observation/complete');
+      assert.equal(pathOf({ ...known, observation: { ...observation, headId: 7 } }), '/args/known/observation/headId');
+      assert.equal(pathOf({ ...known, observation: { ...observation, extra: 1 } }), '/args/known/observation/extra');
+      assert.equal(pathOf({ ...known, observation: { ...observation, typeSeqs: [1] } }), '/args/known/observation/typeSeqs');
+      assert.equal(pathOf({ ...known, observation: { ...observation, typeSeqs: { DomainPlaced: 41 } } }), '/args/known/observation/typeSeqs/DomainPlaced');
+      assert.equal(pathOf({ ...known, observation: { ...observation, typeSeqs: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`T${i}`, 1])) } }), '/args/known/observation/typeSeqs');
+    });
+  });
+
   it('the hostCommands subject is per host', () => {
     assert.equal(subjects.hostCommands('node1'), 'virt.cmd.node1');
     assert.equal(subjects.allHostCommands(), 'virt.cmd.*');

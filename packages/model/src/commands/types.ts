@@ -9,6 +9,7 @@
  * host's subject on failure.
  */
 import type { VirtErrorJSON } from '../errors.ts';
+import type { LifecycleState, Resources, StateReason } from '../events/lifecycle.ts';
 
 export const COMMAND_TYPES = [
   'define', 'start', 'shutdown', 'destroy', 'reboot', 'reset', 'suspend', 'resume',
@@ -22,8 +23,12 @@ export const COMMAND_VERSION = 1;
 export interface CommandArgs {
   /** Define (or redefine) from XML, post-parsed with this host's capabilities; the XML's uuid must be the command's. */
   define: { readonly xml: string };
-  /** Start; `paused` as `virsh start --paused`. */
-  start: { readonly paused?: boolean };
+  /**
+   * Start; `paused` as `virsh start --paused`. `known`: the domain as the
+   * scheduler wrote it when it placed it here, so the agent can start it
+   * without reading it again (see StartKnown).
+   */
+  start: { readonly paused?: boolean; readonly known?: StartKnown };
   shutdown: Record<string, never>;
   destroy: Record<string, never>;
   reboot: Record<string, never>;
@@ -77,4 +82,45 @@ export interface CommandOutcome {
   readonly events?: ReadonlyArray<{ readonly id: string; readonly type: string; readonly seq: number }>;
   /** The failure, as it crosses the wire. */
   readonly error?: VirtErrorJSON;
+}
+
+/**
+ * What the event store knew of a domain's head when the scheduler had written
+ * it (the runtime's ObservationSnapshot): its version, the stream sequence of
+ * its last message and of each of its subjects (by event type), when that was
+ * read (epoch ms), the id of the event at the head, and whether `typeSeqs`
+ * covers every subject.
+ */
+export interface KnownObservation {
+  readonly version: number;
+  readonly seq: number;
+  readonly typeSeqs: Readonly<Record<string, number>>;
+  readonly at: number;
+  readonly headId?: string;
+  readonly complete: boolean;
+}
+
+/**
+ * A start's `known`: the domain as the scheduler wrote it with its
+ * DomainPlaced (its row without the definition history, which a start does
+ * not read) and the store's observation of it right after that append. The
+ * agent seeds its store with the observation and decides on the row: an append
+ * at `version` is still checked by the server, and a write by anyone since
+ * sends the agent round a reload (execute.ts).
+ */
+export interface StartKnown {
+  readonly name: string;
+  readonly defined: boolean;
+  readonly xml: string;
+  readonly domainType?: string;
+  readonly driver?: string;
+  readonly definitionVersion: number;
+  /** The aggregate version (that of the DomainPlaced). */
+  readonly version: number;
+  readonly updatedAt?: string;
+  readonly state: LifecycleState;
+  readonly reason?: StateReason;
+  readonly hostId: string;
+  readonly resources?: Resources;
+  readonly observation: KnownObservation;
 }

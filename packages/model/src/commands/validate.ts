@@ -7,6 +7,8 @@
  */
 import { VirtError } from '../errors.ts';
 import { checkToken } from '../events/subjects.ts';
+import { LIFECYCLE_STATES } from '../events/lifecycle.ts';
+import { DEFAULT_MAX_BYTES } from '../xml/read.ts';
 import { COMMAND_TYPES, COMMAND_VERSION, type AnyCommand, type Command, type CommandArgs, type CommandType } from './types.ts';
 
 /** Lowercase canonical UUIDs only, as events require: the uuid is a subject token. */
@@ -49,9 +51,63 @@ const flag = (field: string): ArgCheck => (args, type) => {
   return v === undefined || typeof v === 'boolean' ? undefined : bad(`command '${type}': args.${field} must be true or false`, `/args/${field}`);
 };
 
+/** A start's `known` holds at most a domain's XML (the model's document limit) and short fields. */
+export const MAX_KNOWN_XML_BYTES = DEFAULT_MAX_BYTES;
+const MAX_KNOWN_FIELD = 256;
+const MAX_KNOWN_TYPES = 64;
+const KNOWN_FIELDS: ReadonlySet<string> = new Set(['name', 'defined', 'xml', 'domainType', 'driver', 'definitionVersion', 'version', 'updatedAt', 'state', 'reason', 'hostId', 'resources', 'observation']);
+const OBSERVATION_FIELDS: ReadonlySet<string> = new Set(['version', 'seq', 'typeSeqs', 'at', 'headId', 'complete']);
+const STATES: ReadonlySet<string> = new Set(LIFECYCLE_STATES);
+const nat = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** start's `known` (types.ts StartKnown): every field typed and bounded, paths under /args/known. */
+const known: ArgCheck = (args, type) => {
+  const k = args.known;
+  if (k === undefined) return undefined;
+  const at = (f: string) => `/args/known/${f}`;
+  const no = (f: string, what: string) => bad(`command '${type}': args.known.${f.replaceAll('/', '.')} must be ${what}`, at(f));
+  if (!isObject(k)) return bad(`command '${type}': args.known must be an object`, '/args/known');
+  for (const f of Object.keys(k)) if (!KNOWN_FIELDS.has(f)) return bad(`command '${type}': args.known has no field '${f}'`, at(f));
+  const text = (f: string, optional: boolean, max = MAX_KNOWN_FIELD): VirtError | undefined => {
+    const v = k[f];
+    if (v === undefined && optional) return undefined;
+    if (typeof v !== 'string' || v.length > max || (!optional && v === '')) return no(f, `a${optional ? '' : ' non-empty'} string of at most ${max} characters`);
+    return undefined;
+  };
+  const e = text('name', false) ?? text('xml', false, MAX_KNOWN_XML_BYTES) ?? text('domainType', true) ?? text('driver', true) ?? text('updatedAt', true) ?? text('hostId', false);
+  if (e) return e;
+  if (/[.*>\s]/.test(k.hostId as string)) return no('hostId', "a host id (no '.', '*', '>' or whitespace)");
+  if (typeof k.defined !== 'boolean') return no('defined', 'true or false');
+  for (const f of ['version', 'definitionVersion'] as const) if (!nat(k[f])) return no(f, 'a non-negative integer');
+  if ((k.definitionVersion as number) > (k.version as number)) return no('definitionVersion', `at most the version (${k.version as number})`);
+  if (typeof k.state !== 'string' || !STATES.has(k.state)) return no('state', `one of ${LIFECYCLE_STATES.join(', ')}`);
+  if (k.reason !== undefined && (typeof k.reason !== 'string' || !/^[A-Z_]{1,32}$/.test(k.reason))) return no('reason', 'a state reason (UNKNOWN, BOOTED, ...)');
+  if (k.resources !== undefined) {
+    const r = k.resources;
+    if (!isObject(r) || Object.keys(r).some((f) => f !== 'memoryKiB' && f !== 'vcpus')) return no('resources', 'an object of memoryKiB and vcpus');
+    for (const f of ['memoryKiB', 'vcpus'] as const) if (!nat(r[f])) return no(`resources/${f}`, 'a non-negative integer');
+  }
+  const o = k.observation;
+  if (!isObject(o)) return no('observation', 'an object');
+  for (const f of Object.keys(o)) if (!OBSERVATION_FIELDS.has(f)) return bad(`command '${type}': args.known.observation has no field '${f}'`, at(`observation/${f}`));
+  for (const f of ['version', 'seq', 'at'] as const) if (!nat(o[f])) return no(`observation/${f}`, 'a non-negative integer');
+  if (o.version !== k.version) return no('observation/version', `the known version (${k.version as number})`);
+  if (typeof o.complete !== 'boolean') return no('observation/complete', 'true or false');
+  if (o.headId !== undefined && (typeof o.headId !== 'string' || o.headId === '' || o.headId.length > MAX_KNOWN_FIELD)) return no('observation/headId', `a non-empty string of at most ${MAX_KNOWN_FIELD} characters`);
+  const ts = o.typeSeqs;
+  if (!isObject(ts)) return no('observation/typeSeqs', 'an object of event type → stream sequence');
+  const entries = Object.entries(ts);
+  if (entries.length > MAX_KNOWN_TYPES) return no('observation/typeSeqs', `at most ${MAX_KNOWN_TYPES} entries`);
+  for (const [t, v] of entries) {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(t)) return no(`observation/typeSeqs/${t}`, 'keyed by an event type token');
+    if (!nat(v) || v > (o.seq as number)) return no(`observation/typeSeqs/${t}`, `a non-negative integer no greater than the observation's seq (${o.seq as number})`);
+  }
+  return undefined;
+};
+
 const ARGS: { readonly [T in CommandType]: readonly ArgCheck[] } = {
   define: [str('xml')],
-  start: [flag('paused')],
+  start: [flag('paused'), known],
   shutdown: [],
   destroy: [],
   reboot: [],

@@ -163,6 +163,23 @@ interface Observation {
   complete: boolean;
 }
 
+/**
+ * An observation as it crosses process boundaries (EventStore.observation /
+ * observe): what a store knows of an aggregate's head, `at` in epoch ms.
+ */
+export interface ObservationSnapshot {
+  readonly version: number;
+  readonly seq: number;
+  readonly typeSeqs: Readonly<Record<string, number>>;
+  readonly at: number;
+  readonly headId?: string;
+  readonly complete: boolean;
+}
+
+/** How far in the future an observation handed to `observe` may claim to be (clock skew between hosts), ms. */
+const OBSERVE_MAX_FUTURE_MS = 5_000;
+const MAX_OBSERVED_TYPES = 64;
+
 interface Snapshot {
   readonly schema: number;
   readonly kind: AggregateKind;
@@ -405,6 +422,63 @@ export class EventStore {
     if (of?.kind === aggregate.kind && of.id === aggregate.id && stored.version === event.version) return 'rival';
     (this.#opts.onPoison ?? logPoison)({ seq, subject: m.subject, where: 'append', error: new VirtError('INTERNAL_ERROR', `message ${seq} holds the msg id of ${aggregate.kind} '${aggregate.id}' version ${event.version} but is event ${stored.id} (${stored.type}) version ${stored.version}`, m.subject) });
     return 'poison';
+  }
+
+  /**
+   * What this store knows of an aggregate's head (from its own loads and
+   * appends), as a copy another process can hand to `observe`; undefined when
+   * it knows nothing.
+   */
+  observation(aggregate: AggregateRef): Readonly<ObservationSnapshot> | undefined {
+    const o = this.#observed.get(aggregateKey(aggregate));
+    if (!o) return undefined;
+    return { version: o.version, seq: o.seq, typeSeqs: { ...o.typeSeqs }, at: o.at, ...(o.headId !== undefined ? { headId: o.headId } : {}), complete: o.complete };
+  }
+
+  /**
+   * Takes an observation of an aggregate from elsewhere (the scheduler hands
+   * the agent the one it made with its DomainPlaced), so that an append at
+   * its version needs no read. False when refused: malformed, `at` more than a
+   * few seconds ahead of this clock, or older than one already held (the
+   * higher version wins; at the same version, the later `at`).
+   *
+   * Why this is safe: it is exactly what the store's own cached observations
+   * are, and it is trusted the same way. Every append on it is still checked
+   * by the server: the expected last sequence (of the aggregate's wildcard in
+   * subject-wildcard mode: exact; of the event's own subject in msg-id mode),
+   * and in msg-id mode the msg id `<kind>.<id>@<version>` collides with any
+   * other event written at that version since the observation, as long as
+   * the observation is younger than half the duplicate window, which
+   * #observationFor and #publish enforce on `at` as for any other observation
+   * (a future `at` is clamped to now, so skew can only age it). An honest
+   * observation that went stale in transit (someone wrote since) costs a
+   * ConcurrencyError and a reload, never a second event at a version: the
+   * writer's event holds the msg id (and moved the sequences).
+   *
+   * What it cannot do is tell a true observation from an invented one: in
+   * msg-id mode an observation claiming a version *above* the real head, with
+   * the right sequence for the event's own subject, would let an append leave
+   * a gap in the versions (loads report it as an anomaly). So only take
+   * observations from a writer trusted to write the aggregate anyway (the
+   * scheduler, over the authenticated command subject), never from users.
+   */
+  observe(aggregate: AggregateRef, obs: ObservationSnapshot): boolean {
+    const now = Date.now();
+    const nat = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+    if (typeof obs !== 'object' || obs === null || !nat(obs.version) || !nat(obs.seq) || !nat(obs.at) || typeof obs.complete !== 'boolean') return false;
+    if (obs.at > now + OBSERVE_MAX_FUTURE_MS) return false;
+    if (obs.headId !== undefined && typeof obs.headId !== 'string') return false;
+    if (typeof obs.typeSeqs !== 'object' || obs.typeSeqs === null || Array.isArray(obs.typeSeqs)) return false;
+    const entries = Object.entries(obs.typeSeqs);
+    if (entries.length > MAX_OBSERVED_TYPES || !entries.every(([t, v]) => /^[A-Za-z0-9_-]{1,64}$/.test(t) && nat(v) && v <= obs.seq)) return false;
+    // A head at version v > 0 is a message; version 0 with a sequence is poison alone (a load can see that).
+    if (obs.version > 0 && obs.seq === 0) return false;
+    const key = aggregateKey(aggregate);
+    const at = Math.min(obs.at, now);
+    const held = this.#observed.get(key);
+    if (held && (held.version > obs.version || (held.version === obs.version && held.at >= at))) return false;
+    this.#observe(key, { version: obs.version, seq: obs.seq, typeSeqs: Object.fromEntries(entries), at, headId: obs.headId, complete: obs.complete });
+    return true;
   }
 
   #observe(key: string, obs: Observation): void {
