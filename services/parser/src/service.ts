@@ -211,7 +211,7 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
 
   const store_ = async (job: Job<IntakeData>, known?: [childKey: string, value: StageResult | PassOn]): Promise<JobResult> => {
     const [childKey, value] = known ?? (await onlyChild<StageResult | PassOn>(job));
-    const result = await stageResult(value);
+    const result = await stageResult(job.id, value);
     if ('error' in result) throw userFailure(VirtError.fromJSON(result.error));
     // No policy stage ran (the post-parse job is the intake's child): the step is reported here,
     // before 'stored', as the stage would have. It goes out while the definition is stored (one
@@ -244,11 +244,11 @@ export async function startParser(opts: ParserOptions): Promise<ParserService> {
    * What the stages made of the definition: the policy stage's value, or — when it had no stages
    * to run and passed the post-parse result on by reference — the post-parse job's own.
    */
-  const stageResult = async (value: StageResult | PassOn): Promise<StageResult> => {
+  const stageResult = async (jobId: string | undefined, value: StageResult | PassOn): Promise<StageResult> => {
     if (!('passOn' in value)) return value;
     const q = postparseQueues.get(value.passOn.queue);
     const raw = q && (await (await q.client).hget(q.toKey(value.passOn.jobId), 'returnvalue'));
-    if (!raw) throw new Error(`the post-parse result ${value.passOn.queue}/${value.passOn.jobId} is gone`);
+    if (!raw) throw new Error(`job ${jobId}: the post-parse result ${value.passOn.queue}/${value.passOn.jobId} is gone`);
     return JSON.parse(raw) as StageResult;
   };
 
