@@ -76,7 +76,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   VirtError, aggregateOf, asOf as asOfEvents, decodeEvent, diffVersions, encodeEvent, foldDomain, history as historyOf, makeEvent, reduceDomain, reduceHost, subjects,
-  type AnyEvent, type DefinitionChange, type DefinitionVersion, type DomainState, type EventData, type EventType, type HostState,
+  type AnyEvent, type DefinitionChange, type DefinitionVersion, type DomainState, type EventData, type EventType, type HostState, type KnownObservation,
 } from '@virtflow/model';
 import { CREATION_TYPE, aggregateKey, aggregateSubjects, versionMsgId, type AggregateKind, type AggregateRef } from './aggregate.ts';
 import { logPoison, textDecoder, textEncoder, type PoisonHandler } from './codec.ts';
@@ -165,16 +165,10 @@ interface Observation {
 
 /**
  * An observation as it crosses process boundaries (EventStore.observation /
- * observe): what a store knows of an aggregate's head, `at` in epoch ms.
+ * observe): what a store knows of an aggregate's head, `at` in epoch ms — the
+ * shape a start command carries it in (the model's KnownObservation).
  */
-export interface ObservationSnapshot {
-  readonly version: number;
-  readonly seq: number;
-  readonly typeSeqs: Readonly<Record<string, number>>;
-  readonly at: number;
-  readonly headId?: string;
-  readonly complete: boolean;
-}
+export type ObservationSnapshot = KnownObservation;
 
 /** How far in the future an observation handed to `observe` may claim to be (clock skew between hosts), ms. */
 const OBSERVE_MAX_FUTURE_MS = 5_000;
