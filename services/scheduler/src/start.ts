@@ -109,7 +109,7 @@ export function startKnown(store: EventStore, hostId: string, uuid: string, plac
     definitionVersion: s.definitionVersion, version: placed.version, updatedAt: s.updatedAt,
     state: s.state, reason: s.reason, hostId,
     ...(s.resources !== undefined ? { resources: { memoryKiB: s.resources.memoryKiB, vcpus: s.resources.vcpus } } : {}),
-    observation: { version: o.version, seq: o.seq, typeSeqs: { ...o.typeSeqs }, at: o.at, ...(o.headId !== undefined ? { headId: o.headId } : {}), complete: o.complete },
+    observation: o, // already the store's copy
   };
 }
 

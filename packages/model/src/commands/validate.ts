@@ -54,11 +54,35 @@ const flag = (field: string): ArgCheck => (args, type) => {
 /** A start's `known` holds at most a domain's XML (the model's document limit) and short fields. */
 export const MAX_KNOWN_XML_BYTES = DEFAULT_MAX_BYTES;
 const MAX_KNOWN_FIELD = 256;
-const MAX_KNOWN_TYPES = 64;
 const KNOWN_FIELDS: ReadonlySet<string> = new Set(['name', 'defined', 'xml', 'domainType', 'driver', 'definitionVersion', 'version', 'updatedAt', 'state', 'reason', 'hostId', 'resources', 'observation']);
-const OBSERVATION_FIELDS: ReadonlySet<string> = new Set(['version', 'seq', 'typeSeqs', 'at', 'headId', 'complete']);
 const STATES: ReadonlySet<string> = new Set(LIFECYCLE_STATES);
 const nat = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+const MAX_OBSERVED_TYPES = 64;
+const OBSERVATION_FIELDS: ReadonlySet<string> = new Set(['version', 'seq', 'typeSeqs', 'at', 'headId', 'complete']);
+
+/**
+ * What is wrong with an observation of an aggregate's head (KnownObservation), if anything: the
+ * field under it (`typeSeqs/<type>` for an entry) and what it must be — or no `must` for a field
+ * it does not have. One rule for the start command's `known` and for EventStore.observe.
+ */
+export function observationProblem(o: Record<string, unknown>): { readonly field: string; readonly must?: string } | undefined {
+  for (const f of Object.keys(o)) if (!OBSERVATION_FIELDS.has(f)) return { field: f };
+  for (const f of ['version', 'seq', 'at'] as const) if (!nat(o[f])) return { field: f, must: 'a non-negative integer' };
+  if (typeof o.complete !== 'boolean') return { field: 'complete', must: 'true or false' };
+  if (o.headId !== undefined && (typeof o.headId !== 'string' || o.headId === '' || o.headId.length > MAX_KNOWN_FIELD)) {
+    return { field: 'headId', must: `a non-empty string of at most ${MAX_KNOWN_FIELD} characters` };
+  }
+  const ts = o.typeSeqs;
+  if (!isObject(ts)) return { field: 'typeSeqs', must: 'an object of event type → stream sequence' };
+  const entries = Object.entries(ts);
+  if (entries.length > MAX_OBSERVED_TYPES) return { field: 'typeSeqs', must: `at most ${MAX_OBSERVED_TYPES} entries` };
+  for (const [t, v] of entries) {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(t)) return { field: `typeSeqs/${t}`, must: 'keyed by an event type token' };
+    if (!nat(v) || v > (o.seq as number)) return { field: `typeSeqs/${t}`, must: `a non-negative integer no greater than the observation's seq (${o.seq as number})` };
+  }
+  return undefined;
+}
 
 /** start's `known` (types.ts StartKnown): every field typed and bounded, paths under /args/known. */
 const known: ArgCheck = (args, type) => {
@@ -89,19 +113,13 @@ const known: ArgCheck = (args, type) => {
   }
   const o = k.observation;
   if (!isObject(o)) return no('observation', 'an object');
-  for (const f of Object.keys(o)) if (!OBSERVATION_FIELDS.has(f)) return bad(`command '${type}': args.known.observation has no field '${f}'`, at(`observation/${f}`));
-  for (const f of ['version', 'seq', 'at'] as const) if (!nat(o[f])) return no(`observation/${f}`, 'a non-negative integer');
-  if (o.version !== k.version) return no('observation/version', `the known version (${k.version as number})`);
-  if (typeof o.complete !== 'boolean') return no('observation/complete', 'true or false');
-  if (o.headId !== undefined && (typeof o.headId !== 'string' || o.headId === '' || o.headId.length > MAX_KNOWN_FIELD)) return no('observation/headId', `a non-empty string of at most ${MAX_KNOWN_FIELD} characters`);
-  const ts = o.typeSeqs;
-  if (!isObject(ts)) return no('observation/typeSeqs', 'an object of event type → stream sequence');
-  const entries = Object.entries(ts);
-  if (entries.length > MAX_KNOWN_TYPES) return no('observation/typeSeqs', `at most ${MAX_KNOWN_TYPES} entries`);
-  for (const [t, v] of entries) {
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(t)) return no(`observation/typeSeqs/${t}`, 'keyed by an event type token');
-    if (!nat(v) || v > (o.seq as number)) return no(`observation/typeSeqs/${t}`, `a non-negative integer no greater than the observation's seq (${o.seq as number})`);
+  const p = observationProblem(o);
+  if (p) {
+    return p.must === undefined
+      ? bad(`command '${type}': args.known.observation has no field '${p.field}'`, at(`observation/${p.field}`))
+      : no(`observation/${p.field}`, p.must);
   }
+  if (o.version !== k.version) return no('observation/version', `the known version (${k.version as number})`);
   return undefined;
 };
 

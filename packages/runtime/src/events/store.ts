@@ -75,7 +75,7 @@ import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
-  VirtError, aggregateOf, asOf as asOfEvents, decodeEvent, diffVersions, encodeEvent, foldDomain, history as historyOf, makeEvent, reduceDomain, reduceHost, subjects,
+  VirtError, aggregateOf, asOf as asOfEvents, decodeEvent, diffVersions, encodeEvent, foldDomain, history as historyOf, makeEvent, observationProblem, reduceDomain, reduceHost, subjects,
   type AnyEvent, type DefinitionChange, type DefinitionVersion, type DomainState, type EventData, type EventType, type HostState, type KnownObservation,
 } from '@virtflow/model';
 import { CREATION_TYPE, aggregateKey, aggregateSubjects, versionMsgId, type AggregateKind, type AggregateRef } from './aggregate.ts';
@@ -172,7 +172,6 @@ export type ObservationSnapshot = KnownObservation;
 
 /** How far in the future an observation handed to `observe` may claim to be (clock skew between hosts), ms. */
 const OBSERVE_MAX_FUTURE_MS = 5_000;
-const MAX_OBSERVED_TYPES = 64;
 
 interface Snapshot {
   readonly schema: number;
@@ -458,20 +457,15 @@ export class EventStore {
    */
   observe(aggregate: AggregateRef, obs: ObservationSnapshot): boolean {
     const now = Date.now();
-    const nat = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
-    if (typeof obs !== 'object' || obs === null || !nat(obs.version) || !nat(obs.seq) || !nat(obs.at) || typeof obs.complete !== 'boolean') return false;
+    if (typeof obs !== 'object' || obs === null || Array.isArray(obs) || observationProblem(obs as unknown as Record<string, unknown>)) return false;
     if (obs.at > now + OBSERVE_MAX_FUTURE_MS) return false;
-    if (obs.headId !== undefined && typeof obs.headId !== 'string') return false;
-    if (typeof obs.typeSeqs !== 'object' || obs.typeSeqs === null || Array.isArray(obs.typeSeqs)) return false;
-    const entries = Object.entries(obs.typeSeqs);
-    if (entries.length > MAX_OBSERVED_TYPES || !entries.every(([t, v]) => /^[A-Za-z0-9_-]{1,64}$/.test(t) && nat(v) && v <= obs.seq)) return false;
     // A head at version v > 0 is a message; version 0 with a sequence is poison alone (a load can see that).
     if (obs.version > 0 && obs.seq === 0) return false;
     const key = aggregateKey(aggregate);
     const at = Math.min(obs.at, now);
     const held = this.#observed.get(key);
     if (held && (held.version > obs.version || (held.version === obs.version && held.at >= at))) return false;
-    this.#observe(key, { version: obs.version, seq: obs.seq, typeSeqs: Object.fromEntries(entries), at, headId: obs.headId, complete: obs.complete });
+    this.#observe(key, { version: obs.version, seq: obs.seq, typeSeqs: { ...obs.typeSeqs }, at, headId: obs.headId, complete: obs.complete });
     return true;
   }
 
