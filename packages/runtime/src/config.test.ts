@@ -29,6 +29,13 @@ describe('config', () => {
     assert.throws(() => loadConfig({ VIRTFLOW_HTTP_PORT: '70000' }), /VIRTFLOW_HTTP_PORT: 70000 is out of range/);
     assert.throws(() => loadConfig({ VIRTFLOW_LOG_LEVEL: 'loud' }), /VIRTFLOW_LOG_LEVEL/);
     assert.throws(() => loadConfig({ VIRTFLOW_NATS_URL: 'nope' }), /VIRTFLOW_NATS_URL: 'nope' is not a URL/);
+    assert.throws(() => loadConfig({ VIRTFLOW_EVENT_PROVENANCE: 'yes' }), (e: ConfigError) => e.variable === 'VIRTFLOW_EVENT_PROVENANCE' && /'yes' is not one of 0, 1/.test(e.message));
+  });
+
+  it('keeps provenance out of DomainDefined unless VIRTFLOW_EVENT_PROVENANCE=1', () => {
+    assert.equal(loadConfig({}).eventProvenance, false);
+    assert.equal(loadConfig({ VIRTFLOW_EVENT_PROVENANCE: '0' }).eventProvenance, false);
+    assert.equal(loadConfig({ VIRTFLOW_EVENT_PROVENANCE: '1' }).eventProvenance, true);
   });
 });
 
