@@ -58,6 +58,7 @@ import { claim, claimsContext, startScheduler, type SchedulerService } from '@vi
 import { startServers, type Servers } from '../test/harness/index.ts';
 import { spawnParser, type ParserProcess } from '../test/parser/support.ts';
 import { table, writeResult } from './common.ts';
+import { pathFloor } from './cluster-floor.ts';
 
 const DOMAINS = Number(process.env.VIRTFLOW_BENCH_CLUSTER_DOMAINS ?? 10_000);
 const HOSTS = Number(process.env.VIRTFLOW_BENCH_CLUSTER_HOSTS ?? 100);
@@ -67,6 +68,8 @@ const SUBSET = Number(process.env.VIRTFLOW_BENCH_CLUSTER_SUBSET ?? 1);
 const SCHED_CONCURRENCY = Number(process.env.VIRTFLOW_BENCH_CLUSTER_SCHED_CONCURRENCY ?? 64);
 const PARSER_CONCURRENCY = process.env.VIRTFLOW_BENCH_CLUSTER_PARSER_CONCURRENCY ?? '32';
 const TIMEOUT_MS = Number(process.env.VIRTFLOW_BENCH_CLUSTER_TIMEOUT_MS ?? 900_000);
+/** Domains of the path floor's run (cluster-floor.ts). */
+const PATH_FLOOR_DOMAINS = Number(process.env.VIRTFLOW_BENCH_CLUSTER_FLOOR_DOMAINS ?? 3000);
 const STALL_MS = Number(process.env.VIRTFLOW_BENCH_CLUSTER_STALL_MS ?? 20_000);
 /** `burst`: only the warm-up and the burst, no floor, paced run, decisions or result file (for CPU profiles of the path). */
 const ONLY = process.env.VIRTFLOW_BENCH_CLUSTER_ONLY;
@@ -172,7 +175,7 @@ async function natsFloor(servers: Servers, n: number): Promise<{ requestsPerS: n
     await Promise.all(Array.from({ length: 64 }, () => loop(Math.ceil(n / 64))));
     const secs = (performance.now() - t0) / 1000;
     sub.unsubscribe();
-    return { requestsPerS: lat.length / secs, p50Ms: r1(pct(lat.sort((x, y) => x - y), 50) * 10) / 10, requests: lat.length };
+    return { requestsPerS: lat.length / secs, p50Ms: Math.round(pct(lat.sort((x, y) => x - y), 50) * 100) / 100, requests: lat.length };
   } finally {
     await a.close();
     await b.close();
@@ -378,6 +381,9 @@ export async function clusterBench(): Promise<void> {
     const bull = ONLY === 'burst' ? { jobsPerS: NaN, jobs: 0 } : await bullFloor(servers, 5000);
     const nats = ONLY === 'burst' ? { requestsPerS: NaN, p50Ms: NaN, requests: 0 } : await natsFloor(servers, 20_000);
     console.log(`floor: bullmq ${bull.jobsPerS.toFixed(0)} jobs/s, nats ${nats.requestsPerS.toFixed(0)} req/s`);
+    // The path floor's worker is this process's only node child while it runs: counted as 'parser (child)'.
+    const path = ONLY === 'burst' ? undefined : await pathFloor(servers, PATH_FLOOR_DOMAINS, HOSTS, () => Object.fromEntries(cpuSnapshot()));
+    if (path) console.log(`floor: a domain's path through the transports alone: ${path.runningPerS} domains/s`);
 
     parser = await spawnParser(servers, { VIRTFLOW_CONCURRENCY: PARSER_CONCURRENCY, VIRTFLOW_LOCK_MS: '60000', VIRTFLOW_STALLED_MS: '60000', VIRTFLOW_LOG_LEVEL: 'warn' });
     for (let i = 0; i < HOSTS; i += 10) {
@@ -433,6 +439,9 @@ export async function clusterBench(): Promise<void> {
       ['floor: nats request/reply /s (64 in flight)', `${nats.requestsPerS.toFixed(0)} (p50 ${nats.p50Ms} ms)`],
       ['ratio running/s ÷ bullmq floor / 3 jobs a domain', (burst.runningPerS / (bull.jobsPerS / 3)).toFixed(3)],
       ['ratio running/s ÷ nats floor', (burst.runningPerS / nats.requestsPerS).toFixed(4)],
+      [`floor: a domain's path, transports alone (${path!.domains} domains), running/s`, String(path!.runningPerS)],
+      ...Object.entries(perDomainMs(path!.cpuSeconds, path!.domains)).map(([p, ms]) => [`  CPU ms a domain (path floor): ${p.replace('parser (child)', 'floor worker (child)')}`, String(ms)]),
+      ['ratio running/s ÷ path floor', (burst.runningPerS / path!.runningPerS).toFixed(2)],
       ...Object.entries(perDomainMs(burst.cpuSeconds, burst.domains)).map(([p, ms]) => [`CPU ms a domain (burst): ${p}`, String(ms)]),
       ['target ≥ 500 domains/s; p99 ≤ 1 s', `${met.runningPerS ? 'met' : 'NOT met'}; ${met.p99Ms ? 'met' : 'NOT met'}`],
       ['load average (1/5/15) before / after', `${load0.join(' ')} / ${paced.load.join(' ')}`],
@@ -443,8 +452,11 @@ export async function clusterBench(): Promise<void> {
       burst: { ...burst, cpuMsPerDomain: perDomainMs(burst.cpuSeconds, burst.domains) },
       paced,
       decisions,
-      floor: { bullmq: bull, nats },
-      ratios: { runningPerSOverBullmqPerDomain: burst.runningPerS / (bull.jobsPerS / 3), runningPerSOverNats: burst.runningPerS / nats.requestsPerS },
+      floor: {
+        bullmq: bull, nats,
+        path: { ...path!, cpuMsPerDomain: perDomainMs(path!.cpuSeconds, path!.domains), what: "a domain's path through the issue's transports with no work between (bench/cluster-floor.ts); its node child is the floor worker, counted as 'parser (child)'" },
+      },
+      ratios: { runningPerSOverBullmqPerDomain: burst.runningPerS / (bull.jobsPerS / 3), runningPerSOverNats: burst.runningPerS / nats.requestsPerS, runningPerSOverPathFloor: burst.runningPerS / path!.runningPerS },
       loadBefore: load0,
       targets: { runningPerS: '>= 500', p99Ms: '<= 1000 (paced at 500/s)' },
       met,
