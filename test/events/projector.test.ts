@@ -187,4 +187,22 @@ describe('projector', () => {
     const poisonBuckets = await readBucket(store.nc, store.jsm, 'POISON_DOMAINS_2');
     assert.ok(poisonBuckets.size > 0);
   });
+  // Last in this suite: it deletes the stream's last message.
+  it('catches up when the stream\'s last message was deleted (its last_seq still names it)', async () => {
+    await appendLog(store, world.take(10));
+    const before = (await store.jsm.streams.info(store.stream)).state.last_seq;
+    await projector.caughtUp(before);
+    // An operator removes a poison message at the tail, then more is appended and removed again.
+    await store.jsm.streams.deleteMessage(store.stream, before);
+    const p = await Projector.open(await nats.connect(), { prefix: 'TAILGONE', onPoison: () => undefined, flushEveryMs: 20 });
+    try {
+      await p.start();
+      // A new follower would wait for `before` until the timeout (5 s here, 60 s by default): it never comes.
+      const reached = await p.caughtUp(undefined, 5_000);
+      assert.equal(reached, before - 1);
+      assert.equal(await projector.caughtUp(undefined, 5_000), before, 'the running projector had read it before it went');
+    } finally {
+      await p.stop();
+    }
+  });
 });

@@ -2,7 +2,8 @@
  * The scheduler's live inventory across a nats-server restart: it must keep
  * following the stream (found by the chaos suite: after a restart the
  * scheduler refused starts as "no host fits" on half-empty hosts until the
- * scheduler itself was restarted).
+ * scheduler itself was restarted); and on a stream whose last message was
+ * deleted (JetStream's last_seq still names it: open() used to wait for it).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -58,6 +59,36 @@ describe('live inventory across a nats-server restart', { timeout: 180_000 }, ()
       }
     });
   }
+});
+
+describe('live inventory on a stream whose last message was deleted', { timeout: 60_000 }, () => {
+  it('opens and answers caughtUp() (last_seq names the deleted message, which no follower reads)', async () => {
+    const servers = await startServers({ redis: false });
+    const nc = await connectNats(servers.natsUrl);
+    const store = await EventStore.open(nc);
+    try {
+      await defineDomain(store, def('kept'));
+      await defineDomain(store, def('removed'));
+      const last = (await store.jsm.streams.info(store.stream)).state.last_seq;
+      // An operator removes the message at the tail (a poison message, say).
+      await store.jsm.streams.deleteMessage(store.stream, last);
+      // Before: open() waited for `last` with no timeout, so the scheduler never started.
+      const inv = await Promise.race([LiveInventory.open(store), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('LiveInventory.open did not resolve in 10 s')), 10_000))]);
+      try {
+        assert.equal(inv.seq, last - 1);
+        assert.equal(await inv.caughtUp(5_000), true);
+        await defineDomain(store, def('after'));
+        assert.equal(await inv.caughtUp(5_000), true);
+        assert.ok(inv.seq > last);
+      } finally {
+        await inv.close();
+      }
+    } finally {
+      await store.close();
+      await nc.close();
+      await servers.stop();
+    }
+  });
 });
 
 async function appendOne(store: EventStore, name: string): Promise<void> {

@@ -16,7 +16,7 @@ import {
   domainOf, emptyInventory, foldInventory, projectDomains, subjects,
   type AnyEvent, type DomainRow, type DomainsProjection, type HostClaim, type Inventory, type InventoryConfig,
 } from '@virtflow/model';
-import { readHeartbeats, type EventStore, type EventSubscription, type Heartbeat, type PoisonReport } from '@virtflow/runtime';
+import { followTarget, readHeartbeats, type EventStore, type EventSubscription, type Heartbeat, type PoisonReport } from '@virtflow/runtime';
 
 /** A stop seen in the stream: the claim the host held for the domain then (if any) is the one to give back. */
 export interface StopSeen {
@@ -160,11 +160,11 @@ export class LiveInventory {
 
   /**
    * Resolves once every message the stream held when called has been read
-   * (its last sequence at least): true, or false when `timeoutMs` ran out first.
+   * (the last one it still stores at least: followTarget): true, or false when
+   * `timeoutMs` ran out first.
    */
   async caughtUp(timeoutMs?: number): Promise<boolean> {
-    const info = await this.#store.jsm.streams.info(this.#store.stream);
-    const last = info.state.last_seq;
+    const last = await followTarget(this.#store.jsm, this.#store.stream, this.#seq);
     if (last <= this.#seq) return true;
     return new Promise<boolean>((resolve) => {
       let timer: NodeJS.Timeout | undefined;

@@ -9,7 +9,7 @@
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import { projectDomains, projectHosts, subjects, type DomainsProjection, type HostsProjection, type Sequenced } from '@virtflow/model';
-import { logPoison, type EventStore, type EventSubscription, type PoisonHandler } from '@virtflow/runtime';
+import { followTarget, logPoison, type EventStore, type EventSubscription, type PoisonHandler } from '@virtflow/runtime';
 
 /** Name claims share the events' subject space but are not events. */
 const NAMES = subjects.allNames().slice(0, -1);
@@ -70,10 +70,10 @@ export class ClusterView {
     return this.#domains;
   }
 
-  /** Waits until everything in the stream when called has been delivered, then folds it. */
+  /** Waits until everything the stream holds when called has been delivered (followTarget), then folds it. */
   async sync(timeoutMs = 30_000): Promise<void> {
     const jsm = await jetstreamManager(this.#store.nc);
-    const last = (await jsm.streams.info(this.#store.stream)).state.last_seq;
+    const last = await followTarget(jsm, this.#store.stream, this.#seen);
     const deadline = Date.now() + timeoutMs;
     while (this.#seen < last) {
       if (this.#failure) throw this.#failure;

@@ -3,7 +3,7 @@ export { EventSubscription, type SubscribeOptions, type Delivery } from './subsc
 export { ConcurrencyError, NameTakenError, isConcurrencyError, type ConflictReason } from './errors.ts';
 export { domainRef, hostRef, aggregateOfEvent, aggregateKey, aggregateSubjects, versionMsgId, CREATION_TYPE, type AggregateRef, type AggregateKind } from './aggregate.ts';
 export { logPoison, type PoisonReport, type PoisonHandler } from './codec.ts';
-export { eventStreamConfig, ensureEventStream, serverVersion, supportsSubjectWildcardCheck, DEFAULT_DUPLICATE_WINDOW_MS, type StreamOptions } from './stream.ts';
+export { eventStreamConfig, ensureEventStream, followTarget, serverVersion, supportsSubjectWildcardCheck, DEFAULT_DUPLICATE_WINDOW_MS, type StreamOptions } from './stream.ts';
 export { Projector, readBucket, type ProjectorOptions, type RebuildStats } from './projector.ts';
 export { ProjectionReader, type ProjectionDump } from './reader.ts';
 export { keys as projectionKeys, keyToken, generation as projectionGeneration, type Generation, type GenerationState } from './kvlayout.ts';

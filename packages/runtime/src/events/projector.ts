@@ -36,7 +36,7 @@ import { foldStream } from './fold.ts';
 import { decodeItem } from './fold-item.ts';
 import { ProjectionReader } from './reader.ts';
 import { replay } from './replay.ts';
-import { ensureEventStream } from './stream.ts';
+import { ensureEventStream, followTarget } from './stream.ts';
 import { DEFAULT_PULL_EXPIRES_MS } from './subscribe.ts';
 
 export interface ProjectorOptions {
@@ -179,9 +179,9 @@ export class Projector {
     if (this.#queue.length) await this.#flushLoop();
   }
 
-  /** Resolves once the buckets reflect `seq` (default: the stream's last sequence now). */
+  /** Resolves once the buckets reflect `seq` (default: the last message the stream holds now: followTarget). */
   async caughtUp(seq?: number, timeoutMs = 60_000): Promise<number> {
-    const target = seq ?? (await this.jsm.streams.info(this.stream)).state.last_seq;
+    const target = seq ?? (await followTarget(this.jsm, this.stream, this.seq));
     if (this.seq >= target) return this.seq;
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new VirtError('OPERATION_TIMEOUT', `projector at ${this.seq} did not reach stream sequence ${target} within ${timeoutMs} ms`)), timeoutMs);

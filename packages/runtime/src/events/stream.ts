@@ -66,6 +66,22 @@ export async function ensureEventStream(jsm: JetStreamManager, opts: StreamOptio
   return (await jsm.streams.info(want.name)).config.duplicate_window / 1e6;
 }
 
+/**
+ * The sequence a follower that has read everything stored so far has reached,
+ * given that it is at `have`: the stream's last sequence — unless that message
+ * is gone (an operator deleted a poison message at the tail, or a server came
+ * back without its last writes). JetStream's `last_seq` still names a deleted
+ * last message, which no follower ever reads, so waiting for it would last until
+ * the wait's timeout; then the last message still stored is the target. The
+ * existence check costs a direct get only when the follower is behind.
+ */
+export async function followTarget(jsm: JetStreamManager, stream: string, have: number): Promise<number> {
+  const last = (await jsm.streams.info(stream)).state.last_seq;
+  if (last <= have) return last;
+  if (await jsm.direct.getMessage(stream, { seq: last })) return last;
+  return (await jsm.direct.getMessage(stream, { last_by_subj: subjects.all() }))?.seq ?? 0;
+}
+
 /** [major, minor, patch] of the server this connection talks to. */
 export function serverVersion(nc: NatsConnection): readonly [number, number, number] {
   const v = nc.info?.version ?? '0.0.0';
