@@ -158,11 +158,11 @@ export { tmpdir };
 
 /**
  * What an agent killed in the middle of start() leaves: a qemu started with
- * -S (CPUs never continued) from its run folder, its pidfile written. Killed
- * when the test ends.
+ * -S (CPUs never continued) from its run folder, its pidfile written, for a
+ * small domain of that name or the definition given. Killed when the test ends.
  */
-export async function spawnHalfStarted(t: TestContext, runDir: string, name: string): Promise<{ def: DomainDef; uuid: string; paths: RunPaths; pid: number }> {
-  const def = await define(smallXml(name));
+export async function spawnHalfStarted(t: TestContext, runDir: string, nameOrDef: string | DomainDef): Promise<{ def: DomainDef; uuid: string; paths: RunPaths; pid: number }> {
+  const def = typeof nameOrDef === 'string' ? await define(smallXml(nameOrDef)) : nameOrDef;
   const uuid = def.uuid!;
   const paths = runPaths(runDir, uuid);
   mkdirSync(paths.dir, { recursive: true });

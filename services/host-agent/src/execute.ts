@@ -86,6 +86,8 @@ async function dispatch(ctx: ExecContext, cmd: AnyCommand, recovering: boolean, 
     // The store appends a command's events one by one, not atomically: an agent killed between
     // a start's DomainPlaced and its DomainStarted left the first alone, which is not the start's
     // result (the log would say shutoff while the domain runs). That start goes on from the log.
+    // Likewise an undefine killed between its DomainUndefined and the release of the name.
+    if (prior.length && cmd.type === 'undefine') return finishUndefine(ctx, cmd, prior);
     if (prior.length && !(cmd.type === 'start' && startCutShort(cmd, prior))) return prior;
   }
   switch (cmd.type) {
@@ -392,6 +394,18 @@ async function undefine(ctx: ExecContext, cmd: Command<'undefine'>): Promise<rea
   return r.events.map((e, i) => ({ id: e.id, type: e.type, seq: r.seqs[i] ?? 0 }));
 }
 
+/**
+ * Recovery of an undefine that recorded DomainUndefined: the name it frees
+ * after that may not have been freed (the agent died in between), and held by
+ * an undefined domain it would refuse every define of another uuid for good.
+ * Released unless the domain was defined again since (then the name is its).
+ */
+async function finishUndefine(ctx: ExecContext, cmd: Command<'undefine'>, prior: readonly RecordedEvent[]): Promise<readonly RecordedEvent[]> {
+  const s = (await load(ctx, cmd.uuid)).state;
+  if (s && !s.defined) await ctx.store.releaseName(s.name, cmd.uuid);
+  return prior;
+}
+
 /** What a domain claims on a host: its memory (KiB) and vCPUs, from its definition. */
 export function resourcesOf(def: DomainDef): { memoryKiB: number; vcpus: number } {
   const mem = Number((def as { memory?: { text?: string } }).memory?.text ?? 0);
@@ -479,13 +493,20 @@ function fromKnown(ctx: ExecContext, uuid: string, k: StartKnown): { state: Doma
 /**
  * After a restart: did the interrupted start get its domain going? One still
  * booting is given `startRecoveryMs` to finish; one that does not is
- * destroyed so the start can run again — never two copies.
+ * destroyed so the start can run again — never two copies. One whose CPUs
+ * were never started (prelaunch: the start was cut before QEMU's `cont`) has
+ * nothing left to wait for — its agent died — and the start run again
+ * finishes it (the hypervisor continues the domain it finds, the same one).
  */
 async function startedMeanwhile(ctx: ExecContext, uuid: string, paused: boolean): Promise<boolean> {
   const deadline = Date.now() + ctx.startRecoveryMs;
   for (;;) {
     const d = await find(ctx, uuid);
     if (!d) return false;
+    if (d.prelaunch) {
+      ctx.log('info', 'an interrupted start left its domain before its CPUs were started: finishing that start', { uuid });
+      return false;
+    }
     // A state the hypervisor could not read is not a start that completed: a qemu still in prelaunch must not be recorded as running.
     if (!d.stateUnknown && (d.state === 'running' || (paused && d.state === 'paused' && Date.now() >= deadline))) return true;
     if (Date.now() >= deadline) {

@@ -46,6 +46,12 @@ export interface RunningDomain {
    * running a guest whose CPUs may never have been started.
    */
   readonly stateUnknown?: boolean;
+  /**
+   * True when its CPUs were never started (QEMU: 'prelaunch', launched with
+   * -S and never continued: the start that launched it was cut short). Nobody
+   * continues such a domain on its own; starting it again finishes that start.
+   */
+  readonly prelaunch?: boolean;
 }
 
 export interface StartOptions {

@@ -173,7 +173,10 @@ class QemuHypervisor implements Hypervisor {
 
   #listed(vm: Vm): RunningDomain {
     // Unknown: 'paused' (the Vm's state until QEMU answers), flagged, never taken for running.
-    return { uuid: vm.uuid, name: vm.name, state: vm.state === 'inmigrate' ? 'paused' : vm.state, pid: vm.pid, ...(vm.stateKnown ? {} : { stateUnknown: true }) };
+    return {
+      uuid: vm.uuid, name: vm.name, state: vm.state === 'inmigrate' ? 'paused' : vm.state, pid: vm.pid,
+      ...(vm.stateKnown ? {} : { stateUnknown: true }), ...(vm.stateKnown && vm.prelaunch && !vm.starting ? { prelaunch: true } : {}),
+    };
   }
 
   #log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>): void {
