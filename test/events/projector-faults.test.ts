@@ -23,7 +23,7 @@ import { after, before, describe, it } from 'node:test';
 import { ConcurrencyError, Projector, aggregateOfEvent, type EventStore, type ProjectionDump } from '@virtflow/runtime';
 import { makeEvent, projectDomains, projectHosts, subjects, type AnyEvent, type EventData, type EventType, type Sequenced } from '@virtflow/model';
 import { World, byAggregate, capabilities, domainXml, metaSource, rng, uuidFrom } from '../support/events.ts';
-import { startNats, type Nats } from './support.ts';
+import { startProjectorRig, type Nats, type ProjectorRig } from './support.ts';
 
 const withoutGeneration = ({ generation: _g, ...rest }: ProjectionDump) => rest;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -84,22 +84,13 @@ async function assertMatchesRebuild(nats: Nats, store: EventStore, live: Project
 }
 
 describe('projector: a batch whose writes failed part-way', () => {
-  let nats: Nats;
-  let store: EventStore;
-  let projector: Projector;
+  let rig: ProjectorRig;
   const errors: unknown[] = [];
-  before(async () => {
-    nats = await startNats();
-    store = await nats.store();
-    projector = await Projector.open(await nats.connect(), { flushEveryMs: 10, onError: (e) => errors.push(e) });
-    await projector.start();
-  });
-  after(async () => {
-    await projector?.stop().catch(() => undefined);
-    await nats?.close();
-  });
+  before(async () => (rig = await startProjectorRig({ projector: { flushEveryMs: 10, onError: (e) => errors.push(e) } })));
+  after(() => rig?.close({ ignoreStopError: true }));
 
   it('is written again as it was: events arriving meanwhile do not hide the keys it left behind', async () => {
+    const { nats, store, projector } = rig;
     const meta = metaSource(rng(11));
     const ev = <T extends EventType>(type: T, data: EventData[T], version: number) => makeEvent(type, data, meta(version)) as AnyEvent;
     const uuid = uuidFrom(rng(12));
@@ -135,20 +126,10 @@ describe('projector: a batch whose writes failed part-way', () => {
 });
 
 describe('projector: nats-server restarts under load', () => {
-  let nats: Nats;
-  let store: EventStore;
-  let projector: Projector;
+  let rig: ProjectorRig;
   const errors: unknown[] = [];
-  before(async () => {
-    nats = await startNats();
-    store = await nats.store({ timeoutMs: 2_000 });
-    projector = await Projector.open(await nats.connect(), { flushEveryMs: 20, onError: (e) => errors.push(e) });
-    await projector.start();
-  });
-  after(async () => {
-    await projector?.stop().catch(() => undefined);
-    await nats?.close();
-  });
+  before(async () => (rig = await startProjectorRig({ store: { timeoutMs: 2_000 }, projector: { flushEveryMs: 20, onError: (e) => errors.push(e) } })));
+  after(() => rig?.close({ ignoreStopError: true }));
 
   /** Appends events, each aggregate's in order, in many lanes at once, until `stop()`; a failed append is retried as it was. */
   const appendAll = async (events: readonly AnyEvent[], stop: () => boolean = () => false, lanes = 32) => {
@@ -160,7 +141,7 @@ describe('projector: nats-server restarts under load', () => {
           if (stop()) return;
           for (;;) {
             try {
-              await store.append(aggregateOfEvent(e), [e], e.version - 1);
+              await rig.store.append(aggregateOfEvent(e), [e], e.version - 1);
               break;
             } catch (err) {
               if (err instanceof ConcurrencyError) throw err;
@@ -173,6 +154,7 @@ describe('projector: nats-server restarts under load', () => {
   };
 
   it('ends equal to a projection rebuilt from zero after five restarts', async (t) => {
+    const { nats, store, projector } = rig;
     // Few domains and many events each: most batches change the state indexes of domains that later batches change back.
     const world = new World({ seed: 9, hosts: 4, domains: 28 });
     let done = false;
@@ -189,6 +171,7 @@ describe('projector: nats-server restarts under load', () => {
   });
 
   it('follows new events within seconds of a restart under load', async (t) => {
+    const { nats, store, projector } = rig;
     await projector.caughtUp();
     const world = new World({ seed: 10, hosts: 4, domains: 28, hostPrefix: 'late' });
     let done = false;
@@ -207,6 +190,7 @@ describe('projector: nats-server restarts under load', () => {
   });
 
   it('rebuilds when a restarted server no longer holds the last event it had applied', async (t) => {
+    const { nats, store, projector } = rig;
     // What a server killed before writing out its last messages comes back as (its sequences then go to
     // new events): played here by deleting the last message the projector applied, then restarting.
     await appendAll(new World({ seed: 12, hosts: 2, domains: 6, hostPrefix: 'lost' }).take(200), () => false, 8);

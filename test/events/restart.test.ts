@@ -5,28 +5,19 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ConcurrencyError, Projector, aggregateOfEvent, type EventStore } from '@virtflow/runtime';
+import { ConcurrencyError, aggregateOfEvent } from '@virtflow/runtime';
 import { projectDomains, projectHosts, subjects, type AnyEvent, type Sequenced } from '@virtflow/model';
 import { World, byAggregate } from '../support/events.ts';
-import { startNats, type Nats } from './support.ts';
+import { startProjectorRig, type ProjectorRig } from './support.ts';
 
 describe('nats-server crash and restart', () => {
-  let nats: Nats;
-  let store: EventStore;
-  let projector: Projector;
+  let rig: ProjectorRig;
   const errors: unknown[] = [];
-  before(async () => {
-    nats = await startNats();
-    store = await nats.store({ timeoutMs: 2_000 });
-    projector = await Projector.open(await nats.connect(), { flushEveryMs: 20, onError: (e) => errors.push(e) });
-    await projector.start();
-  });
-  after(async () => {
-    await projector?.stop();
-    await nats?.close();
-  });
+  before(async () => (rig = await startProjectorRig({ store: { timeoutMs: 2_000 }, projector: { flushEveryMs: 20, onError: (e) => errors.push(e) } })));
+  after(() => rig?.close());
 
   it('loses no acknowledged event across a SIGKILL, and the projector catches up', async (t) => {
+    const { nats, store, projector } = rig;
     const world = new World({ seed: 5, hosts: 6, domains: 120 });
     const log = world.take(4_000);
     const acked = new Set<string>();
