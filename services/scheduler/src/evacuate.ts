@@ -9,7 +9,7 @@
  */
 import { VirtError, parseDomainXML, placementRequest, type DomainState, type VirtErrorJSON } from '@virtflow/model';
 import { domainRef } from '@virtflow/runtime';
-import { bootOn, migrate, type MigrateContext } from './migrate.ts';
+import { bootOn, migrate, resumeMigration, type MigrateContext } from './migrate.ts';
 import { chooseTarget } from './migrate-target.ts';
 import { appendChecked, detailOf, type Ids } from './migrate-steps.ts';
 
@@ -41,7 +41,13 @@ export async function evacuate(ctx: MigrateContext, hostId: string, opts: Evacua
   const skipped: { uuid: string; reason: string }[] = [];
   await pool([...host.domains], opts.concurrency ?? 4, async (uuid) => {
     try {
-      const s = (await ctx.store.load(domainRef(uuid))).state;
+      let s = (await ctx.store.load(domainRef(uuid))).state;
+      if (mode === 'live' && s?.migration) {
+        // Left migrating by an earlier run of this job (its scheduler died): finished, or called off and moved again.
+        const done = await resumeMigration(ctx, uuid, { correlationId });
+        if (done) return void moved.push({ uuid, toHost: done.toHost });
+        s = (await ctx.store.load(domainRef(uuid))).state;
+      }
       const why = notMovable(s, hostId);
       if (why) return void skipped.push({ uuid, reason: why });
       const toHost = mode === 'live'

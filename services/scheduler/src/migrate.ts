@@ -89,6 +89,10 @@ const MIGRATION_PORTS = [49152, 49215] as const;
 
 export async function migrate(ctx: MigrateContext, args: MigrateArgs): Promise<MigrateResult> {
   const ids: Ids = { correlationId: args.correlationId ?? ctx.newId() };
+  if (args.correlationId !== undefined && args.live) {
+    const done = await resumeMigration(ctx, args.uuid, ids);
+    if (done) return done;
+  }
   const dom = await runningDomain(ctx, args.uuid);
   const fromHost = dom.hostId!;
   const say = (stage: MigrationStage, message: string, toHost?: string) => ctx.progress?.({ uuid: args.uuid, stage, fromHost, ...(toHost ? { toHost } : {}), message });
@@ -105,6 +109,44 @@ export async function migrate(ctx: MigrateContext, args: MigrateArgs): Promise<M
 }
 
 type Say = (stage: MigrationStage, message: string, toHost?: string) => void;
+
+/**
+ * A rerun of this job (its scheduler killed mid-migration: BullMQ's stalled
+ * check hands the job on) meets what its earlier run wrote. Before, a
+ * DomainMigrating of its own made runningDomain refuse ("already being
+ * migrated"): the job failed for good and the domain stayed migrating, every
+ * lifecycle operation on it refused and the destination's claim held; and a
+ * run killed after the arrival migrated the domain a second time. Now a
+ * migration past the handover (or over) is finished and reported; one that
+ * was not is called off, which leaves the domain running on its source, and
+ * the caller migrates it afresh. Undefined: nothing of this job's to resume
+ * (evacuate.ts asks too, for the domains its earlier run left migrating).
+ */
+export async function resumeMigration(ctx: MigrateContext, uuid: string, ids: Ids): Promise<MigrateResult | undefined> {
+  const s = (await ctx.store.load(domainRef(uuid))).state;
+  if (!s?.defined) return undefined;
+  const own = (await ctx.store.events(domainRef(uuid))).filter((e) => e.event.type === 'DomainMigrating').at(-1)?.event;
+  if (own?.type !== 'DomainMigrating' || own.correlationId !== ids.correlationId) return undefined;
+  const { fromHost, toHost } = own.data;
+  const arrived = (d: DomainState | undefined) => d?.hostId === toHost && !d.migration && (d.state === 'running' || d.state === 'paused');
+  const finish = async (): Promise<MigrateResult> => {
+    await ctx.claims.release(fromHost, uuid, `domain migrated to host '${toHost}'`, ids);
+    ctx.progress?.({ uuid, stage: 'arrived', fromHost, toHost, message: `domain '${s.name}' runs on host '${toHost}' (migrated by an earlier run of job ${ids.correlationId})` });
+    return { uuid, fromHost, toHost, live: true, summary: `migrated to host '${toHost}' by an earlier run of this job` };
+  };
+  if (!s.migration) return arrived(s) ? finish() : undefined;
+  if (s.migration.toHost !== toHost) return undefined;
+  const err = new VirtError('OPERATION_FAILED', `an earlier run of job ${ids.correlationId} stopped before the handover`, '/uuid');
+  const found = await callOff(ctx, uuid, toHost, err, ids);
+  const m = found?.migration;
+  if (m?.toHost === toHost && (m.sourceStopped || m.targetStarted)) {
+    await waitForDomain(ctx, uuid, `the arrival of domain '${s.name}' on host '${toHost}'`, (d) => d?.hostId === toHost && !d.migration, ctx.timeoutMs ?? 120_000);
+    return finish();
+  }
+  if (!m && arrived(found)) return finish();
+  await ctx.claims.release(toHost, uuid, `migration not finished: ${detailOf(err)}`, ids);
+  return undefined;
+}
 
 /** The domain as it stands, refused unless it runs (or is paused) on a host and is not already moving. */
 async function runningDomain(ctx: MigrateContext, uuid: string): Promise<DomainState> {

@@ -58,11 +58,20 @@ export async function defineDomain(store: EventStore, def: DomainDefinedData, op
   }
 }
 
-/** Appends DomainUndefined (the domain must be shut off) and frees its name. */
+/**
+ * Appends DomainUndefined (the domain must be shut off) and frees its name.
+ * The two are separate writes: a run killed between them left the domain
+ * undefined and its name held by it, which no define of another uuid can ever
+ * take. Run again under the same correlationId (the job's retry), it finds its
+ * own DomainUndefined at the head and completes the release instead of
+ * refusing a domain that is no longer defined.
+ */
 export async function undefineDomain(store: EventStore, uuid: string, opts: UpdateOptions = {}): Promise<AppendResult> {
   let name = '';
-  const r = await store.update(domainRef(uuid), ({ state }) => {
+  const r = await store.update(domainRef(uuid), async ({ state }) => {
     name = state?.name ?? '';
+    // Done by an earlier run of this job: nothing to append, the name still to free.
+    if (state && !state.defined && opts.correlationId !== undefined && (await ownUndefineAtHead(store, uuid, opts.correlationId))) return [];
     const draft = { type: 'DomainUndefined', data: { uuid, name } } as const;
     const [event] = store.makeEvents([draft], state?.version ?? 0, opts);
     checkTransition(state, event!);
@@ -70,6 +79,12 @@ export async function undefineDomain(store: EventStore, uuid: string, opts: Upda
   }, opts);
   await store.releaseName(name, uuid);
   return r;
+}
+
+/** Whether the domain's last event is a DomainUndefined of this correlationId (an earlier run of the same job). */
+async function ownUndefineAtHead(store: EventStore, uuid: string, correlationId: string): Promise<boolean> {
+  const last = (await store.events(domainRef(uuid))).at(-1)?.event;
+  return last?.type === 'DomainUndefined' && last.correlationId === correlationId;
 }
 
 export { NameTakenError };
