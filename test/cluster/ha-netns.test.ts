@@ -20,7 +20,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { makeCommand, presentedState, type AnyEvent } from '@virtflow/model';
 import { CommandResultWatcher, EventStore, connectNats, domainRef, hostRef, queues, sendCommand } from '@virtflow/runtime';
-import { ClusterView, Membership, serviceRestart, startScheduler } from '@virtflow/scheduler';
+import { ClusterView, Membership, startScheduler } from '@virtflow/scheduler';
 import { startServers } from '../harness/index.ts';
 import { cleanStale, createNetnsLab, netnsUnavailable } from '../support/netns.ts';
 import { clusterDomainXml, type DomainSpec } from './support.ts';
@@ -119,8 +119,8 @@ test('3 hosts in network namespaces: a cut host goes down, its HA domains run el
   queue.setMaxListeners(0);
   queueEvents.setMaxListeners(0);
   await Promise.all([queue.waitUntilReady(), queueEvents.waitUntilReady()]);
-  // HA restarts take the service's start path with the down host excluded.
-  const restart = serviceRestart(svc);
+  // HA restarts as virtflow-scheduler runs them: a queued start job per fence, the down host excluded.
+  const restart = (r: Parameters<typeof svc.restart>[0]) => svc.restart(r);
 
   // ------------------------------------------------------------ 60 domains
   // 15 HA pairs and 10 plain triples, each group anti-affine (one member a host):
@@ -159,7 +159,7 @@ test('3 hosts in network namespaces: a cut host goes down, its HA domains run el
   assert.ok(haOnCut.length > 0);
 
   // ------------------------------------------------------------ the cut
-  const membership = await Membership.start({ nc, store, config: { downAfterMs: T, fenceDelayMs: FENCE }, restart, checkMs: 200 });
+  const membership = await Membership.start({ nc, store, config: { downAfterMs: T, fenceDelayMs: FENCE }, restart, resumeFenced: true, checkMs: 200 });
   stops.push(() => membership.stop());
   await new Promise((r) => setTimeout(r, 2 * HEARTBEAT)); // membership has seen every host beat
   await lab.cut(CUT);

@@ -10,8 +10,9 @@ export interface Nats {
   close(): Promise<void>;
 }
 
-export async function startNats(): Promise<Nats> {
-  const servers = await startServers({ redis: false });
+/** `withRedis`: a private redis-server too (servers.redisUrl), for suites that also run the queues. */
+export async function startNats(opts: { readonly withRedis?: boolean } = {}): Promise<Nats> {
+  const servers = await startServers({ redis: opts.withRedis === true });
   const conns: NatsConnection[] = [];
   const connect = async () => {
     const nc = await connectNats(servers.natsUrl);

@@ -49,8 +49,11 @@ async function main(): Promise<void> {
     redisUrl: config.redisUrl, store, nc, config: sched, concurrency: config.concurrency, prefix: config.queuePrefix,
     lockMs: config.lockMs, stalledMs: config.stalledMs, redisOptions, log,
   });
-  // Host failure: HostDown/HostUp from heartbeats, fenced HA domains started elsewhere through the start path.
-  const membership = await Membership.start({ nc, store, config: membershipConfig.config, checkMs: membershipConfig.checkMs, restart: (r) => scheduler.restart(r), log });
+  // Host failure: HostDown/HostUp from heartbeats, fenced HA domains started elsewhere through the start path
+  // (a queued job per fence: any scheduler finishes what a dead one fenced, see Membership's resumeFenced).
+  const membership = await Membership.start({
+    nc, store, config: membershipConfig.config, checkMs: membershipConfig.checkMs, restart: (r) => scheduler.restart(r), resumeFenced: true, log,
+  });
   let stopping = false;
   const http = await serveHealthAndMetrics(config.httpHost, config.httpPort, () => {
     const ok = !stopping && !nc.isClosed() && scheduler.worker.isRunning() && scheduler.live.failure === undefined;

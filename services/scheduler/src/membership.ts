@@ -14,14 +14,18 @@
  *   is recorded stopped there (`DomainStopped FAILED`, the fenced error) at
  *   the domain's version, and only the scheduler whose append won hands it to
  *   `restart`, with the down host excluded. The host aggregate is read again
- *   just before, so a host that came back in between is left alone.
+ *   just before, so a host that came back in between is left alone. With
+ *   `resumeFenced` (the scheduler service: its restart is a queued job, one
+ *   per fence) every round also hands on the domains fenced there that
+ *   nothing started since, so a scheduler killed right after its fence does
+ *   not leave them shut off for good.
  * - A beat that changes again → `HostUp`. The host's agent then destroys the
  *   copies the log placed elsewhere (host-agent fence.ts).
  */
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
-  VirtError, decideMembership, fencedError, haCandidates, haPolicyOfXml, observeHeartbeats, startMembership,
+  VirtError, decideMembership, fencedAwaitingRestart, fencedError, fencedPath, haCandidates, haPolicyOfXml, observeHeartbeats, startMembership,
   type DomainState, type HaPolicy, type MembershipAction, type MembershipConfig, type MembershipState,
 } from '@virtflow/model';
 import { domainRef, hostRef, openHeartbeats, type EventStore } from '@virtflow/runtime';
@@ -33,6 +37,8 @@ import type { StartArgs, StartResult } from './start.ts';
 /** What the restart path is handed: the fenced domain as the log has it, and the hosts it must not go to. */
 export interface RestartRequest {
   readonly uuid: string;
+  /** The domain's version with the fence's DomainStopped: names this fence (one restart per fence). */
+  readonly version: number;
   readonly state: DomainState;
   readonly downHost: string;
   readonly excludeHosts: readonly string[];
@@ -57,6 +63,14 @@ export interface MembershipOptions {
   readonly config: MembershipConfig;
   /** Without it, fenced domains are only recorded stopped (nobody restarts them). */
   readonly restart?: RestartFn;
+  /**
+   * Also hands to `restart` the domains fenced on a down host that nothing
+   * started since (fencedAwaitingRestart: the scheduler that fenced them died
+   * before their restart was under way). Only for a restart path that runs a
+   * fence's restart once however many schedulers ask for it — the scheduler
+   * service's, one queued job per fence (SchedulerService.restart).
+   */
+  readonly resumeFenced?: boolean;
   /** How often the decision runs (downAfterMs / 5, at least 100 ms). */
   readonly checkMs?: number;
   /** A view shared with the rest of the scheduler; one of its own otherwise. */
@@ -86,6 +100,8 @@ export class Membership {
   readonly #watching: Promise<void>;
   readonly #policies = new Map<string, { version: number; policy: HaPolicy }>();
   readonly #restarts = new Set<Promise<void>>();
+  /** `uuid@version` of each fence handed to restart by this process: asked once each. */
+  readonly #handed = new Set<string>();
   readonly records: MembershipRecord[] = [];
   #state: MembershipState;
   #timer?: NodeJS.Timeout;
@@ -175,12 +191,16 @@ export class Membership {
 
   async #fence(hostId: string): Promise<void> {
     const domains = this.#view.domains;
-    const rows = [...(domains.byHost.get(hostId) ?? [])].map((u) => domains.domains.get(u)).filter((r) => r !== undefined);
-    const candidates = haCandidates(hostId, rows, (u) => {
+    const policy = (u: string) => {
       const r = domains.domains.get(u)!;
       return this.#policy(u, r.definitionVersion, r.xml);
-    });
-    if (candidates.length === 0) return;
+    };
+    const rows = [...(domains.byHost.get(hostId) ?? [])].map((u) => domains.domains.get(u)).filter((r) => r !== undefined);
+    const candidates = haCandidates(hostId, rows, policy);
+    const left = this.#o.restart && this.#o.resumeFenced
+      ? fencedAwaitingRestart(hostId, domains.domains.values(), policy).filter((u) => !this.#handed.has(`${u}@${domains.domains.get(u)!.version}`))
+      : [];
+    if (candidates.length === 0 && left.length === 0) return;
     // The projection may lag: the host itself says whether it is still down.
     const host = (await this.#o.store.load(hostRef(hostId))).state;
     if (!host || host.up) return;
@@ -197,9 +217,23 @@ export class Membership {
       if (r.events.length === 0) continue;
       this.records.push({ at: this.#now(), kind: 'fenced', hostId, uuid });
       this.#log('warn', 'domain fenced on down host', { uuid, hostId });
-      const { state } = await this.#o.store.load(domainRef(uuid));
-      if (this.#o.restart && state) this.#track(this.#restart({ uuid, state, downHost: hostId, excludeHosts: [hostId], correlationId }));
+      await this.#handOn(uuid, hostId, correlationId);
     }
+    for (const uuid of left) {
+      if (this.#stopped) return;
+      this.#log('warn', 'domain fenced on down host and not restarted since: restarting it', { uuid, hostId });
+      await this.#handOn(uuid, hostId, correlationId);
+    }
+  }
+
+  /** A fenced domain to the restart path, as the log has it now (still the fence's stop: else someone started it). */
+  async #handOn(uuid: string, hostId: string, correlationId: string): Promise<void> {
+    const { state } = await this.#o.store.load(domainRef(uuid));
+    if (!this.#o.restart || !state || state.state !== 'shutoff' || state.hostId !== undefined || state.detail !== 'FAILED' || state.lastError?.path !== fencedPath(hostId)) return;
+    const key = `${uuid}@${state.version}`;
+    if (this.#handed.has(key)) return;
+    this.#handed.add(key);
+    this.#track(this.#restart({ uuid, version: state.version, state, downHost: hostId, excludeHosts: [hostId], correlationId }));
   }
 
   async #restart(req: RestartRequest): Promise<void> {

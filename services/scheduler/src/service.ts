@@ -12,7 +12,7 @@
  * Tests start it in this process with `startScheduler({redisUrl, store, nc})`.
  */
 import { randomUUID } from 'node:crypto';
-import { Worker, type Job } from 'bullmq';
+import { Job, Queue, Worker } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
@@ -70,8 +70,13 @@ export interface SchedulerService {
   readonly metrics: SchedulerMetrics;
   /** The start path, for callers other than the queue. */
   start(args: StartArgs): Promise<StartResult>;
-  /** membership.ts's RestartFn: a fenced domain started on another host than the down one; resolves with its host. */
-  restart(r: { readonly uuid: string; readonly excludeHosts: readonly string[]; readonly correlationId: string }): Promise<string>;
+  /**
+   * membership.ts's RestartFn: a fenced domain started on another host than the down one; resolves with
+   * its host. Durable: a start job on the schedule queue, one per fence (its id names the domain and the
+   * version its fence wrote), so a scheduler that dies meanwhile leaves the job to the others, and the
+   * same fence asked for twice (Membership's resumeFenced) runs once.
+   */
+  restart(r: { readonly uuid: string; readonly version: number; readonly excludeHosts: readonly string[] }): Promise<string>;
   /** What MIGRATE's modules take. */
   migrateContext(): MigrateContext;
   /** Stops taking jobs; running ones finish first. */
@@ -201,14 +206,21 @@ export async function startScheduler(opts: SchedulerOptions): Promise<SchedulerS
   });
   worker.on('error', (e) => log('warn', 'worker error', { error: String(e) }));
   await worker.waitUntilReady();
+  // HA restarts go through the queue (restart below): durable, and once per fence across schedulers.
+  const scheduleQueue = new Queue(queues.schedule, { connection, prefix: opts.prefix ?? 'bull' });
 
   return {
     worker, live, claims, metrics,
     start: (args) => startDomain(startCtx, args),
-    restart: async (r) => (await startDomain(startCtx, { uuid: r.uuid, correlationId: r.correlationId, hints: { excludeHosts: r.excludeHosts } })).hostId,
+    restart: async (r) => {
+      const id = haRestartJobId(r.uuid, r.version);
+      await scheduleQueue.add('start', { op: 'start', uuid: r.uuid, schedulerHints: { excludeHosts: [...r.excludeHosts] } }, { jobId: id, ...HA_RESTART_JOB });
+      return ((await finished(scheduleQueue, id)) as StartResult).hostId;
+    },
     migrateContext,
     async close() {
       await worker.close();
+      await scheduleQueue.close();
       await reaping;
       await watcher.close();
       await live.close();
@@ -218,3 +230,24 @@ export async function startScheduler(opts: SchedulerOptions): Promise<SchedulerS
 }
 
 const withHints = (h: SchedulerHints | undefined) => (h ? { hints: h } : {});
+
+/** The restart job of a fence: the domain and the version its fence's DomainStopped wrote. */
+export const haRestartJobId = (uuid: string, version: number): string => `ha.${uuid}.v${version}`;
+
+/** As the parser's hand-offs: retried with backoff on an infrastructure fault; kept a day (a week when failed) so a second ask finds it. */
+const HA_RESTART_JOB = { attempts: 5, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } } as const;
+
+/** The job's return value once it completed; its failure as a VirtError (polled: HA restarts are few, a QueueEvents reader per scheduler would read every job's events). */
+async function finished(queue: Queue, id: string, everyMs = 200): Promise<unknown> {
+  for (;;) {
+    const state = await queue.getJobState(id);
+    if (state === 'completed' || state === 'failed') {
+      const job = await Job.fromId(queue, id);
+      if (state === 'completed') return job?.returnvalue;
+      throw new VirtError('OPERATION_FAILED', job?.failedReason ?? `restart job ${id} failed`);
+    }
+    if (state === 'unknown') throw new VirtError('INTERNAL_ERROR', `restart job ${id} is gone from ${queue.name}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+

@@ -184,6 +184,23 @@ export function haCandidates(hostId: string, domains: Iterable<DomainOnHost>, po
   return out.sort();
 }
 
+/**
+ * Domains fenced on `hostId` that nothing has started since: shut off by the
+ * fence itself (its FAILED stop is the last stop, its error names the host)
+ * with HA policy restart. A scheduler that died between fencing a domain and
+ * handing it to the restart path left such a domain behind; the next round of
+ * any scheduler finds it here.
+ */
+export function fencedAwaitingRestart(hostId: string, domains: Iterable<DomainOnHost>, policyOf: (uuid: string) => HaPolicy): string[] {
+  const out: string[] = [];
+  for (const d of domains) {
+    if (d.defined === false || d.hostId !== undefined || d.migration !== undefined || d.state !== 'shutoff' || d.detail !== 'FAILED') continue;
+    if (d.lastError?.path !== fencedPath(hostId)) continue;
+    if (policyOf(d.uuid) === 'restart') out.push(d.uuid);
+  }
+  return out.sort();
+}
+
 /** The error a fenced domain's DomainStopped carries: its path names the host, which is how the host's agent recognises it. */
 export function fencedError(hostId: string, name: string, lastSeen: string): VirtErrorJSON {
   return new VirtError('OPERATION_FAILED', `host '${hostId}' is down (last heartbeat ${lastSeen}): domain '${name}' was fenced there after its lease expired`, fencedPath(hostId)).toJSON();
