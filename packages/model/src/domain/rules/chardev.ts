@@ -15,8 +15,13 @@ import { VirtError } from '../../errors.ts';
 import type { Unknown } from '../../codec/spec.ts';
 import { deviceList, devicePath, parseUInt32 } from './generic-helpers.ts';
 import type { ParseContext, ParseRule } from './index.ts';
+import { propEnum, propYesNo } from './xmlprop.ts';
+import { MOUSE_MODES } from './graphics.ts';
 
-const CHR_TYPES = ['null', 'vc', 'pty', 'dev', 'file', 'pipe', 'stdio', 'udp', 'tcp', 'unix', 'spicevmc', 'spiceport', 'nmdm', 'qemu-vdagent', 'dbus'];
+/** virDomainChr, in enum order. */
+export const CHR_TYPES: readonly string[] = ['null', 'vc', 'pty', 'dev', 'file', 'pipe', 'stdio', 'udp', 'tcp', 'unix', 'spicevmc', 'spiceport', 'nmdm', 'qemu-vdagent', 'dbus'];
+/** virDomainChrDeviceState. */
+const CHR_DEVICE_STATES = ['default', 'connected', 'disconnected'] as const;
 const TCP_PROTOCOLS = ['raw', 'telnet', 'telnets', 'tls'];
 /** Target types by device kind, in libvirt's enum order (the index is the enum value). */
 const TARGET_TYPES: Record<ChrKind, readonly string[]> = {
@@ -192,6 +197,9 @@ function normaliseSource(h: SourceHolder, path: string, ctx: ParseContext, chr: 
       if (s && (s.master !== undefined || s.slave !== undefined)) out = [pick(s, ['master', 'slave'])];
       break;
     case 'qemu-vdagent':
+      // virDomainChrSourceDefParseQemuVdagent.
+      if (s?.clipboard) propYesNo((s.clipboard as { copypaste?: string }).copypaste, 'copypaste', 'clipboard', `${spath}/clipboard`, { required: true });
+      if (s?.mouse) propEnum((s.mouse as { mode?: string }).mode, 'mode', 'mouse', `${spath}/mouse`, MOUSE_MODES, { required: true, nonzero: true });
       if (s && (s.clipboard !== undefined || s.mouse !== undefined)) out = [pick(s, ['clipboard', 'mouse'])];
       break;
     default:
@@ -301,7 +309,8 @@ function parseChr(c: Chr, kind: ChrKind, path: string, ctx: ParseContext): numbe
       nt.port = String(p & 0xffff);
     } else if (targetType === 'virtio' || targetType === 'xen') {
       if (t!.name !== undefined) nt.name = t!.name;
-      if (targetType === 'virtio' && !ctx.inactive && t!.state !== undefined) nt.state = t!.state;
+      // virDomainChrDeviceState, read from live XML only.
+      if (targetType === 'virtio' && !ctx.inactive && t!.state !== undefined) nt.state = propEnum(t!.state, 'state', 'target', `${path}/target`, CHR_DEVICE_STATES, { nonzero: true });
     }
   } else {
     port = t ? targetPort(t, path) : -1;

@@ -13,7 +13,8 @@ import type { DomainDraft } from '../types.ts';
 import { deviceList, devicePath, parseInt32, parseUInt32 } from './generic-helpers.ts';
 import type { ParseRule } from './index.ts';
 
-const CONTROLLER_TYPES = ['ide', 'fdc', 'scsi', 'sata', 'virtio-serial', 'ccid', 'usb', 'pci', 'xenbus', 'isa'];
+/** virDomainControllerType, in enum order. */
+export const CONTROLLER_TYPES = ['ide', 'fdc', 'scsi', 'sata', 'virtio-serial', 'ccid', 'usb', 'pci', 'xenbus', 'isa'] as const;
 /** Models per controller type, in libvirt's enum order; a type not listed takes no model. */
 const MODELS: Record<string, readonly string[]> = {
   scsi: ['auto', 'buslogic', 'lsilogic', 'lsisas1068', 'vmpvscsi', 'ibmvscsi', 'virtio-scsi', 'lsisas1078', 'virtio-transitional', 'virtio-non-transitional', 'ncr53c90', 'dc390', 'am53c974'],
@@ -53,6 +54,11 @@ function controllers(def: DomainDraft): Controller[] {
   return deviceList<Controller>(def, 'controllers');
 }
 
+/** virDomainControllerModelTypeFromString, read right after the type (virDomainControllerDefParseXML). */
+export function checkControllerModel(type: string, model: string | undefined, path: string): void {
+  if (model !== undefined && !(MODELS[type] ?? []).includes(model)) throw new VirtError('CONFIG_UNSUPPORTED', `Unknown model type '${model}'`, `${path}/@model`);
+}
+
 /**
  * virDomainControllerDefParseXML: the type (ide when absent), the model
  * (one of its type's), the index written back as a number, and the master
@@ -63,8 +69,8 @@ export const controllerDefaults: ParseRule = (def, ctx) => {
   controllers(def).forEach((c, i) => {
     const path = devicePath(ctx, 'controller', i);
     c.type ??= 'ide';
-    if (!CONTROLLER_TYPES.includes(c.type)) return;
-    if (c.model !== undefined && !(MODELS[c.type] ?? []).includes(c.model)) throw new VirtError('CONFIG_UNSUPPORTED', `Unknown model type '${c.model}'`, `${path}/@model`);
+    if (!(CONTROLLER_TYPES as readonly string[]).includes(c.type)) return;
+    checkControllerModel(c.type, c.model, path);
     const n = parseInt32(c.index);
     if (n !== undefined && n >= 0) c.index = String(n);
     if (c.type === 'usb' && c.model === 'none') {

@@ -12,9 +12,20 @@
 import { VirtError } from '../../errors.ts';
 import { deviceList, devicePath, parseInt32, yesNo } from './generic-helpers.ts';
 import type { ParseContext, ParseRule } from './index.ts';
+import { attrPath, propEnum, propUInt, propYesNo, propOnOff } from './xmlprop.ts';
 
 const GRAPHICS_TYPES = ['sdl', 'vnc', 'rdp', 'desktop', 'spice', 'egl-headless', 'dbus'];
 const LISTEN_TYPES = ['none', 'address', 'network', 'socket'];
+/** virDomainGraphicsVNCSharePolicy, virDomainGraphicsAuthConnected, virDomainGraphicsSpiceChannelMode/Name, the spice compressions, streaming and virDomainMouseMode. */
+const VNC_SHARE_POLICIES = ['default', 'allow-exclusive', 'force-shared', 'ignore'] as const;
+const AUTH_CONNECTED = ['default', 'fail', 'disconnect', 'keep'];
+const SPICE_CHANNEL_MODES = ['any', 'secure', 'insecure'] as const;
+const SPICE_CHANNEL_NAMES = ['main', 'display', 'inputs', 'cursor', 'playback', 'record', 'smartcard', 'usbredir'] as const;
+const SPICE_IMAGE_COMPRESSIONS = ['default', 'auto_glz', 'auto_lz', 'quic', 'glz', 'lz', 'off'] as const;
+const SPICE_JPEG_COMPRESSIONS = ['default', 'auto', 'never', 'always'] as const;
+const SPICE_ZLIB_COMPRESSIONS = ['default', 'auto', 'never', 'always'] as const;
+const SPICE_STREAMING_MODES = ['default', 'filter', 'all', 'off'] as const;
+export const MOUSE_MODES = ['default', 'server', 'client'] as const;
 
 interface Listen {
   type?: string;
@@ -37,6 +48,89 @@ interface Graphics {
   multiUser?: string;
   listen?: string;
   listens?: Listen[];
+  defaultMode?: string;
+  sharePolicy?: string;
+  powerControl?: string;
+  connected?: string;
+  passwd?: string;
+  fullscreen?: string;
+  p2p?: string;
+  channels?: Array<{ name?: string; mode?: string }>;
+  image?: { compression?: string };
+  jpeg?: { compression?: string };
+  zlib?: { compression?: string };
+  playback?: { compression?: string };
+  streaming?: { mode?: string };
+  clipboard?: { copypaste?: string };
+  filetransfer?: { enable?: string };
+  gl?: { enable?: string };
+  mouse?: { mode?: string };
+  audio?: { id?: string };
+}
+
+/** virDomainGraphicsAuthDefParseXML's `connected`, read only with a password: not 'default', and VNC keeps only. */
+function authConnected(g: Graphics, path: string): void {
+  const c = g.connected;
+  if (c === undefined || g.passwd === undefined) return;
+  if (AUTH_CONNECTED.indexOf(c) <= 0) throw new VirtError('CONFIG_UNSUPPORTED', `unknown connected value ${c}`, attrPath(path, 'connected'));
+  if (g.type === 'vnc' && c !== 'keep') throw new VirtError('CONFIG_UNSUPPORTED', "VNC supports connected='keep' only", attrPath(path, 'connected'));
+}
+
+/** <audio id>: required, not 0. */
+function audioId(g: Graphics, path: string): void {
+  if (g.audio) propUInt(g.audio.id, 'id', 'audio', `${path}/audio`, { required: true, nonzero: true });
+}
+
+/** <gl enable>: required. */
+function glEnable(g: Graphics, path: string): void {
+  if (g.gl) propYesNo(g.gl.enable, 'enable', 'gl', `${path}/gl`, { required: true });
+}
+
+/**
+ * The enums each type's parser reads after its ports and listens
+ * (virDomainGraphicsDefParseXMLVNC, ...SDL, ...Desktop, ...Spice, ...DBus), in their order.
+ */
+function graphicsEnums(g: Graphics, path: string): void {
+  switch (g.type) {
+    case 'vnc':
+      propEnum(g.sharePolicy, 'sharePolicy', 'graphics', path, VNC_SHARE_POLICIES);
+      propYesNo(g.powerControl, 'powerControl', 'graphics', path);
+      audioId(g, path);
+      authConnected(g, path);
+      break;
+    case 'sdl':
+      propYesNo(g.fullscreen, 'fullscreen', 'graphics', path);
+      glEnable(g, path);
+      break;
+    case 'desktop':
+      propYesNo(g.fullscreen, 'fullscreen', 'graphics', path);
+      break;
+    case 'spice': {
+      propEnum(g.defaultMode, 'defaultMode', 'graphics', path, SPICE_CHANNEL_MODES);
+      authConnected(g, path);
+      (g.channels ?? []).forEach((c, k) => {
+        const cp = `${path}/channel[${k + 1}]`;
+        propEnum(c.name, 'name', 'channel', cp, SPICE_CHANNEL_NAMES, { required: true });
+        propEnum(c.mode, 'mode', 'channel', cp, SPICE_CHANNEL_MODES, { required: true });
+      });
+      const req = { required: true, nonzero: true };
+      if (g.image) propEnum(g.image.compression, 'compression', 'image', `${path}/image`, SPICE_IMAGE_COMPRESSIONS, req);
+      if (g.jpeg) propEnum(g.jpeg.compression, 'compression', 'jpeg', `${path}/jpeg`, SPICE_JPEG_COMPRESSIONS, req);
+      if (g.zlib) propEnum(g.zlib.compression, 'compression', 'zlib', `${path}/zlib`, SPICE_ZLIB_COMPRESSIONS, req);
+      if (g.playback) propOnOff(g.playback.compression, 'compression', 'playback', `${path}/playback`, { required: true });
+      if (g.streaming) propEnum(g.streaming.mode, 'mode', 'streaming', `${path}/streaming`, SPICE_STREAMING_MODES, req);
+      if (g.clipboard) propYesNo(g.clipboard.copypaste, 'copypaste', 'clipboard', `${path}/clipboard`, { required: true });
+      if (g.filetransfer) propYesNo(g.filetransfer.enable, 'enable', 'filetransfer', `${path}/filetransfer`, { required: true });
+      glEnable(g, path);
+      if (g.mouse) propEnum(g.mouse.mode, 'mode', 'mouse', `${path}/mouse`, MOUSE_MODES, req);
+      break;
+    }
+    case 'dbus':
+      propYesNo(g.p2p, 'p2p', 'graphics', path);
+      glEnable(g, path);
+      audioId(g, path);
+      break;
+  }
 }
 
 function missing(attr: string, el: string, path: string): VirtError {
@@ -227,7 +321,8 @@ export const graphicsDefaults: ParseRule = (def, ctx) => {
     if (g.type === 'vnc') vnc(g, path, ctx);
     else if (g.type === 'spice') spice(g, path, ctx);
     else if (g.type === 'rdp') rdp(g, path, ctx);
-    else return;
+    graphicsEnums(g, path);
+    if (g.type !== 'vnc' && g.type !== 'spice' && g.type !== 'rdp') return;
     validateListens(g, path);
   });
 };

@@ -14,7 +14,8 @@ import type { DomainDraft } from '../types.ts';
 import { deviceList, devicePath, parseUInt32 } from './generic-helpers.ts';
 import type { ParseRule } from './index.ts';
 
-const VIDEO_TYPES = ['default', 'vga', 'cirrus', 'vmvga', 'xen', 'vbox', 'qxl', 'parallels', 'virtio', 'gop', 'none', 'bochs', 'ramfb'];
+/** virDomainVideo, in enum order. */
+export const VIDEO_TYPES = ['default', 'vga', 'cirrus', 'vmvga', 'xen', 'vbox', 'qxl', 'parallels', 'virtio', 'gop', 'none', 'bochs', 'ramfb'];
 
 interface VideoModel {
   type?: string;
