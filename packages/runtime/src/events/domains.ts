@@ -31,6 +31,8 @@ export async function defineDomain(store: EventStore, def: DomainDefinedData, op
   const heldBefore = opts.fresh ? false : (await store.nameOwner(def.name)) === def.uuid;
   await store.claimName(def.name, def.uuid);
   let redefined = false;
+  // The domain as the last decision saw it (unread until the update ran): whether the name is its by definition.
+  const seen: { read: boolean; state?: { readonly defined: boolean; readonly name: string } | undefined } = { read: false };
   try {
     if (opts.fresh) {
       const events = store.makeEvents([{ type: 'DomainDefined', data: def }], 0, opts);
@@ -43,6 +45,8 @@ export async function defineDomain(store: EventStore, def: DomainDefinedData, op
       }
     }
     const r = await store.update(domainRef(def.uuid), ({ state }) => {
+      seen.read = true;
+      seen.state = state;
       redefined = state?.defined === true;
       const draft = { type: redefined ? 'DomainRedefined' : 'DomainDefined', data: def } as const;
       // The guard: a rename by redefinition, a define over a live domain, ... are refused before anything is written.
@@ -52,8 +56,11 @@ export async function defineDomain(store: EventStore, def: DomainDefinedData, op
     }, opts);
     return { ...r, event: r.events[0]!, redefined };
   } catch (e) {
-    // Give the name back unless it was ours before this call.
-    if (!heldBefore) await store.releaseName(def.name, def.uuid).catch(() => undefined);
+    // Give the name back unless the domain holds it by its definition. Whether the name was ours before
+    // this call is not enough: an earlier try of the same define killed between its claim and its
+    // refusal (a rename by redefinition) left the claim, and every retry would then keep it for good.
+    const keep = seen.read ? seen.state?.defined === true && seen.state.name === def.name : heldBefore;
+    if (!keep) await store.releaseName(def.name, def.uuid).catch(() => undefined);
     throw e;
   }
 }
