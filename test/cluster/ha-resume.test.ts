@@ -11,34 +11,19 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { fencedError } from '@virtflow/model';
 import { domainRef, hostRef } from '@virtflow/runtime';
 import { Membership, startScheduler } from '@virtflow/scheduler';
-import { command, startAgent, waitFor, type TestAgent } from '../agent/support.ts';
-import { startNats } from '../events/support.ts';
-import { clusterDomainXml } from './support.ts';
+import { command, waitFor } from '../agent/support.ts';
+import { clusterDomainXml, startAgentCluster } from './support.ts';
 
 const T = 1_000;
 const FENCE = 500;
 const HEARTBEAT = 300;
 
 test('an HA domain fenced by a scheduler that died before restarting it is restarted by the next round, once', { timeout: 180_000 }, async (t) => {
-  const nats = await startNats({ withRedis: true });
-  const dir = mkdtempSync(join(tmpdir(), 'virtflow-ha-resume-'));
-  const agents = new Map<string, TestAgent>();
-  const cleanups: Array<() => Promise<unknown>> = [];
-  t.after(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    for (const a of agents.values()) await a.agent.stop().catch(() => undefined);
-    await nats.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const hv = (h: string) => ({ stateFile: join(dir, `${h}.json`), cpus: 16, memoryKiB: 8 * 1024 * 1024 });
-  for (const h of ['a', 'b', 'c']) agents.set(h, await startAgent(nats, h, hv(h), { heartbeatMs: HEARTBEAT }));
+  const { nats, agents, cleanups } = await startAgentCluster(t, ['a', 'b', 'c'], { heartbeatMs: HEARTBEAT, withRedis: true, hv: { cpus: 16, memoryKiB: 8 * 1024 * 1024 } });
   const nc = await nats.connect();
   const store = await nats.store();
   const svc = await startScheduler({ redisUrl: nats.servers.redisUrl, store, nc, concurrency: 4 });

@@ -9,32 +9,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { presentedState, type AnyEvent } from '@virtflow/model';
 import { domainRef, hostRef } from '@virtflow/runtime';
 import { ClusterView, Membership } from '@virtflow/scheduler';
-import { command, startAgent, startNats, waitFor, type TestAgent } from '../agent/support.ts';
-import { Placer, clusterDomainXml, type DomainSpec } from './support.ts';
+import { command, startAgent, waitFor, type TestAgent } from '../agent/support.ts';
+import { Placer, clusterDomainXml, startAgentCluster, type DomainSpec } from './support.ts';
 
 const T = 1_500;
 const FENCE = 1_000;
 const HEARTBEAT = 300;
 
 test('a silent host is marked down once, its HA domains restart elsewhere, and its agent destroys what moved when it returns', { timeout: 240_000 }, async (t) => {
-  const nats = await startNats();
-  const dir = mkdtempSync(join(tmpdir(), 'virtflow-membership-'));
-  const agents = new Map<string, TestAgent>();
-  const cleanups: Array<() => Promise<unknown>> = [];
-  t.after(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    for (const a of agents.values()) await a.agent.stop().catch(() => undefined);
-    await nats.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const hv = (h: string) => ({ stateFile: join(dir, `${h}.json`), cpus: 16, memoryKiB: 8 * 1024 * 1024 });
-  for (const h of ['a', 'b', 'c']) agents.set(h, await startAgent(nats, h, hv(h), { heartbeatMs: HEARTBEAT }));
+  const { nats, agents, hv, cleanups } = await startAgentCluster(t, ['a', 'b', 'c'], { heartbeatMs: HEARTBEAT, hv: { cpus: 16, memoryKiB: 8 * 1024 * 1024 } });
   const nc = await nats.connect();
   const store = await nats.store();
   const view = ClusterView.open(store);
@@ -129,18 +115,7 @@ test('a silent host is marked down once, its HA domains restart elsewhere, and i
 });
 
 test('a fenced domain nobody restarted is destroyed when its host returns; a domain the log does not know is left running', { timeout: 240_000 }, async (t) => {
-  const nats = await startNats();
-  const dir = mkdtempSync(join(tmpdir(), 'virtflow-membership-'));
-  const agents = new Map<string, TestAgent>();
-  const cleanups: Array<() => Promise<unknown>> = [];
-  t.after(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    for (const a of agents.values()) await a.agent.stop().catch(() => undefined);
-    await nats.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const hv = (h: string) => ({ stateFile: join(dir, `${h}.json`) });
-  for (const h of ['a', 'b']) agents.set(h, await startAgent(nats, h, hv(h), { heartbeatMs: HEARTBEAT }));
+  const { nats, agents, hv, cleanups } = await startAgentCluster(t, ['a', 'b'], { heartbeatMs: HEARTBEAT });
   const nc = await nats.connect();
   const store = await nats.store();
   const spec: DomainSpec = { name: 'lonely', uuid: randomUUID(), ha: 'restart' };

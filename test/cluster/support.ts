@@ -7,13 +7,49 @@
  * fenced domains through the same `RestartFn` the service's path will take.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { TestHypervisorOptions } from '@virtflow/host-agent';
 import {
   VirtError, applyClaim, makeCommand, metadataHints, parseDomainXML, place, placementRequest, buildInventory, formatExplain,
   type Claim, type InventoryConfig, type SchedulerConfig, type XmlElement,
 } from '@virtflow/model';
 import { CommandResultWatcher, sendCommand } from '@virtflow/runtime';
 import type { ClusterView, RestartFn } from '@virtflow/scheduler';
+import { startAgent, type TestAgent } from '../agent/support.ts';
+import { startNats, type Nats } from '../events/support.ts';
+
+export interface AgentCluster {
+  readonly nats: Nats;
+  /** The running agents by host id; a test that stops one deletes it, one it starts again is set again. */
+  readonly agents: Map<string, TestAgent>;
+  /** Host `h`'s test hypervisor: its state file in the cluster's folder, so an agent started again finds what ran. */
+  hv(h: string): TestHypervisorOptions;
+  /** Run when the test ends, last added first, before the agents stop and the servers go. */
+  readonly cleanups: Array<() => Promise<unknown>>;
+}
+
+/** In-process agents (test hypervisor) for `hosts` on a private nats-server (and redis-server with `withRedis`), torn down when the test ends. */
+export async function startAgentCluster(
+  t: TestContext, hosts: readonly string[], opts: { readonly heartbeatMs: number; readonly withRedis?: boolean; readonly hv?: TestHypervisorOptions },
+): Promise<AgentCluster> {
+  const nats = await startNats({ withRedis: opts.withRedis === true });
+  const dir = mkdtempSync(join(tmpdir(), 'virtflow-cluster-'));
+  const agents = new Map<string, TestAgent>();
+  const cleanups: Array<() => Promise<unknown>> = [];
+  t.after(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    for (const a of agents.values()) await a.agent.stop().catch(() => undefined);
+    await nats.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const hv = (h: string): TestHypervisorOptions => ({ stateFile: join(dir, `${h}.json`), ...opts.hv });
+  for (const h of hosts) agents.set(h, await startAgent(nats, h, hv(h), { heartbeatMs: opts.heartbeatMs }));
+  return { nats, agents, hv, cleanups };
+}
 
 export const SCHEDULING_NS = 'https://virtflow.dev/xmlns/scheduling/1.0';
 

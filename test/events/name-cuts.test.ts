@@ -1,10 +1,14 @@
 /**
- * An undefine is two writes, DomainUndefined then the release of the name
- * (domains.ts). A run killed between them, made deterministic by appending
- * the DomainUndefined alone by hand: its retry (the parser's BullMQ job, same
- * correlationId) must free the name. Before, the retry was refused ("domain
- * is not defined") and failed for good, and the name stayed held by the
- * undefined domain: no define of another uuid could ever take it.
+ * Define and undefine are two writes each (domains.ts): the name claimed then
+ * the definition appended; DomainUndefined then the name released. Runs cut
+ * between the two, made deterministic by writing the first alone by hand:
+ * - an undefine's retry (the parser's BullMQ job, same correlationId) must
+ *   free the name. Before, the retry was refused ("domain is not defined") and
+ *   failed for good, and the name stayed held by the undefined domain: no
+ *   define of another uuid could ever take it;
+ * - a define refused after its claim (a rename by redefinition) gives the name
+ *   back; one killed between the claim and the refusal left the claim, and its
+ *   retry took the name for its own from before and kept it for good.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -16,7 +20,7 @@ import { startNats, type Nats } from './support.ts';
 
 const def = (uuid: string, name: string): DomainDefinedData => ({ uuid, name, domainType: 'kvm', driver: 'qemu', xml: domainXml(name, uuid, 1048576) });
 
-describe('event store: an undefine cut between its event and the release of the name', () => {
+describe('event store: a define or undefine cut between its two writes', () => {
   let nats: Nats;
   let store: EventStore;
   before(async () => {
@@ -55,5 +59,24 @@ describe('event store: an undefine cut between its event and the release of the 
     await cutUndefine(uuid, 'cut-undefine-2', 'job-undefine-2');
     await assert.rejects(undefineDomain(store, uuid, { correlationId: 'job-other' }), (e: unknown) => e instanceof VirtError && /is not defined/.test(e.message));
     await assert.rejects(undefineDomain(store, uuid), (e: unknown) => e instanceof VirtError && /is not defined/.test(e.message));
+  });
+
+  it('a rename by redefinition, retried after its first try left the new name claimed, gives the name back', async () => {
+    const uuid = randomUUID();
+    await defineDomain(store, def(uuid, 'cut-define-old'));
+    // The first try of the rename, killed right after its claim.
+    await store.claimName('cut-define-new', uuid);
+    await assert.rejects(defineDomain(store, def(uuid, 'cut-define-new')), (e: unknown) => e instanceof VirtError);
+    assert.equal(await store.nameOwner('cut-define-new'), undefined, 'the name the domain does not carry is free again');
+    assert.equal(await store.nameOwner('cut-define-old'), uuid, 'its own name stays its');
+    await defineDomain(store, def(randomUUID(), 'cut-define-new'));
+  });
+
+  it('a redefine under its own name that fails keeps the name', async () => {
+    const uuid = randomUUID();
+    await defineDomain(store, def(uuid, 'cut-define-same'));
+    // Refused after the decision read the domain (an invalid event: an empty domain type): the name is the domain's, kept.
+    await assert.rejects(defineDomain(store, { ...def(uuid, 'cut-define-same'), domainType: '' }), (e: unknown) => e instanceof VirtError);
+    assert.equal(await store.nameOwner('cut-define-same'), uuid);
   });
 });
