@@ -13,6 +13,7 @@ import { isDraft } from 'immer';
 import { deepClone } from '../../util/clone.ts';
 import { VirtError } from '../../errors.ts';
 import type { Unknown } from '../../codec/spec.ts';
+import type { DomainDraft } from '../types.ts';
 import { deviceList, devicePath, parseUInt32 } from './generic-helpers.ts';
 import type { ParseContext, ParseRule } from './index.ts';
 import { propEnum, propYesNo } from './xmlprop.ts';
@@ -34,7 +35,7 @@ const SERIAL_TARGET_MODELS = ['none', 'isa-serial', 'usb-serial', 'pci-serial', 
 const CHANNEL_NAME_CHARS = /^[a-zA-Z0-9_.-]*$/;
 const MAX_ISA_SERIAL_PORTS = 4;
 
-type ChrKind = 'serial' | 'parallel' | 'console' | 'channel';
+export type ChrKind = 'serial' | 'parallel' | 'console' | 'channel';
 /** Device kinds with their draft array key, in the order libvirt's device iterator visits them. */
 const CHR_KINDS: ReadonlyArray<readonly [ChrKind, string]> = [
   ['serial', 'serials'],
@@ -275,8 +276,13 @@ function ipv4(s: string): string | undefined {
   return parts.every((p) => p <= 255) ? parts.join('.') : undefined;
 }
 
-/** Parse-time reading of one chr device; the port stays -1 ("unset") until post-parse. Returns that port. */
-function parseChr(c: Chr, kind: ChrKind, path: string, ctx: ParseContext): number {
+/**
+ * Parse-time reading of one chr device (virDomainChrDefParseXML); the port
+ * stays -1 ("unset") until post-parse. Returns that port. `info` reads the
+ * device info where libvirt does: after the source, before the usb-serial
+ * address check.
+ */
+function parseChr(c: Chr, kind: ChrKind, path: string, ctx: ParseContext, info: () => void): number {
   c.type ??= 'pty';
   if (!CHR_TYPES.includes(c.type)) throw new VirtError('CONFIG_UNSUPPORTED', `unknown type presented to host for character device: ${c.type}`, `${path}/@type`);
   const t = c.target;
@@ -323,6 +329,7 @@ function parseChr(c: Chr, kind: ChrKind, path: string, ctx: ParseContext): numbe
     // libvirt compares the target type's enum value with the channel's 'virtio' (2), whatever the device kind.
     if (TARGET_TYPES[kind].indexOf(targetType) !== 2) throw new VirtError('CONFIG_UNSUPPORTED', 'spicevmc device type only supports virtio', path);
   }
+  info();
   if (kind === 'serial' && targetType === 'usb-serial' && c.address?.type !== undefined && c.address.type !== 'usb') {
     throw new VirtError('CONFIG_UNSUPPORTED', 'usb-serial requires address of usb type', `${path}/address/@type`);
   }
@@ -333,35 +340,24 @@ function parseChr(c: Chr, kind: ChrKind, path: string, ctx: ParseContext): numbe
 const X86 = ['i686', 'x86_64'];
 
 /**
- * The chr devices' parse: sources and targets; ports of parallels and
- * consoles are set at parse time, other ports are left unset ('-1') for
- * chardevPorts, which runs after the driver's device callbacks as libvirt's
- * virDomainChrDefPostParse does.
+ * The chr devices of one kind, each as virDomainChrDefParseXML reads it:
+ * source and target, `info` on its device info, then the usb-serial check.
+ * Ports of parallels and consoles are set at parse time, other ports are
+ * left unset ('-1') for chardevPorts, which runs after the driver's device
+ * callbacks as libvirt's virDomainChrDefPostParse does.
  */
-export const chardevs: ParseRule = (def, ctx) => {
-  for (const [kind, key] of CHR_KINDS) {
-    const list = deviceList<Chr>(def, key);
-    // Most kinds are absent: no callback is made for them.
-    if (list.length === 0) continue;
-    const ports: number[] = [];
-    list.forEach((c, i) => {
-      let port = parseChr(c, kind, devicePath(ctx, kind, i), ctx);
-      if (!ctx.deviceOnly && kind === 'parallel' && port === -1) port = 1 + Math.max(-1, ...ports);
-      if (!ctx.deviceOnly && kind === 'console') port = i;
-      ports.push(port);
-      if (kind !== 'channel') c.target!.port = String(port);
-    });
-  }
-  // virDomainChrSourceDefValidate, per device.
-  for (const [kind, key] of CHR_KINDS) {
-    const list = deviceList<Chr>(def, key);
-    if (list.length === 0) continue;
-    list.forEach((c, i) => {
-      const t = c.target!.type;
-      validateSource(c, devicePath(ctx, kind, i), kind === 'channel' && (t === 'virtio' || t === 'xen'));
-    });
-  }
-};
+export function parseChardevs(def: DomainDraft, ctx: ParseContext, kind: ChrKind, info: (c: Chr, path: string) => void): void {
+  const list = deviceList<Chr>(def, `${kind}s`);
+  const ports: number[] = [];
+  list.forEach((c, i) => {
+    const path = devicePath(ctx, kind, i);
+    let port = parseChr(c, kind, path, ctx, () => info(c, path));
+    if (!ctx.deviceOnly && kind === 'parallel' && port === -1) port = 1 + Math.max(-1, ...ports);
+    if (!ctx.deviceOnly && kind === 'console') port = i;
+    ports.push(port);
+    if (kind !== 'channel') c.target!.port = String(port);
+  });
+}
 
 /**
  * virDomainChrIsaSerialDefPostParse then virDomainChrDefPostParse: ISA serial
@@ -506,33 +502,49 @@ export const consoleCompat: ParseRule = (def) => {
   }
 };
 
-/** The chardev source of smartcards (passthrough), redirdevs and egd rng backends. */
-export const otherChardevSources: ParseRule = (def, ctx) => {
+/** A passthrough smartcard's chardev source (virDomainSmartcardDefParseXML). */
+export function parseSmartcardSource(sc: SourceHolder & { mode?: string }, path: string, ctx: ParseContext): void {
+  if (sc.mode === undefined) throw new VirtError('XML_ERROR', "Missing required attribute 'mode' in element 'smartcard'", `${path}/@mode`);
+  if (!['host', 'host-certificates', 'passthrough'].includes(sc.mode)) throw invalidAttr('mode', 'smartcard', sc.mode, `${path}/@mode`);
+  if (sc.mode !== 'passthrough') return;
+  if (sc.type === undefined) throw new VirtError('XML_ERROR', 'passthrough mode requires a character device type attribute', path);
+  if (!CHR_TYPES.includes(sc.type)) throw new VirtError('CONFIG_UNSUPPORTED', `unknown type presented to host for character device: ${sc.type}`, `${path}/@type`);
+  normaliseSource(sc, path, ctx, false);
+}
+
+/** A redirdev's chardev source (virDomainRedirdevDefParseXML, after the bus). */
+export function parseRedirdevSource(r: SourceHolder, path: string, ctx: ParseContext): void {
+  if (r.type === undefined) throw new VirtError('INTERNAL_ERROR', 'missing type in redirdev', path);
+  if (!CHR_TYPES.includes(r.type)) throw new VirtError('CONFIG_UNSUPPORTED', `unknown redirdev character device type '${r.type}'`, `${path}/@type`);
+  normaliseSource(r, path, ctx, false);
+  if (r.type === 'dbus' && !r.sources) r.sources = [{ channel: 'org.qemu.usbredir' }];
+}
+
+/** An egd rng backend's chardev source (virDomainRNGDefParseXML, after the backend model); `path` is the backend's. */
+export function parseRngEgdSource(b: SourceHolder, path: string, ctx: ParseContext): void {
+  if (b.type === undefined) throw new VirtError('XML_ERROR', 'missing EGD backend type', path);
+  if (!CHR_TYPES.includes(b.type)) throw new VirtError('CONFIG_UNSUPPORTED', `unknown backend type '${b.type}' for egd`, `${path}/@type`);
+  normaliseSource(b, path, ctx, false);
+}
+
+/**
+ * virDomainChrSourceDefValidate (domain_validate.c) on every chardev source:
+ * a validation, so it runs once every device is read, in the order libvirt's
+ * device iterator validates them (smartcards, serials, parallels, channels,
+ * consoles, rngs, redirdevs).
+ */
+export const chardevSourcesValidate: ParseRule = (def, ctx) => {
   deviceList<SourceHolder & { mode?: string }>(def, 'smartcards').forEach((sc, i) => {
-    const path = devicePath(ctx, 'smartcard', i);
-    if (sc.mode === undefined) throw new VirtError('XML_ERROR', "Missing required attribute 'mode' in element 'smartcard'", `${path}/@mode`);
-    if (!['host', 'host-certificates', 'passthrough'].includes(sc.mode)) throw invalidAttr('mode', 'smartcard', sc.mode, `${path}/@mode`);
-    if (sc.mode !== 'passthrough') return;
-    if (sc.type === undefined) throw new VirtError('XML_ERROR', 'passthrough mode requires a character device type attribute', path);
-    if (!CHR_TYPES.includes(sc.type)) throw new VirtError('CONFIG_UNSUPPORTED', `unknown type presented to host for character device: ${sc.type}`, `${path}/@type`);
-    normaliseSource(sc, path, ctx, false);
-    validateSource(sc, path, false);
+    if (sc.mode === 'passthrough') validateSource(sc, devicePath(ctx, 'smartcard', i), false);
   });
-  deviceList<SourceHolder>(def, 'redirdevs').forEach((r, i) => {
-    const path = devicePath(ctx, 'redirdev', i);
-    if (r.type === undefined) throw new VirtError('INTERNAL_ERROR', 'missing type in redirdev', path);
-    if (!CHR_TYPES.includes(r.type)) throw new VirtError('CONFIG_UNSUPPORTED', `unknown redirdev character device type '${r.type}'`, `${path}/@type`);
-    normaliseSource(r, path, ctx, false);
-    if (r.type === 'dbus' && !r.sources) r.sources = [{ channel: 'org.qemu.usbredir' }];
-    validateSource(r, path, false);
-  });
+  for (const [kind, key] of CHR_KINDS) {
+    deviceList<Chr>(def, key).forEach((c, i) => {
+      const t = c.target!.type;
+      validateSource(c, devicePath(ctx, kind, i), kind === 'channel' && (t === 'virtio' || t === 'xen'));
+    });
+  }
   deviceList<{ backend?: SourceHolder & { model?: string } }>(def, 'rngs').forEach((rng, i) => {
-    const b = rng.backend;
-    if (b?.model !== 'egd') return;
-    const path = `${devicePath(ctx, 'rng', i)}/backend`;
-    if (b.type === undefined) throw new VirtError('XML_ERROR', 'missing EGD backend type', path);
-    if (!CHR_TYPES.includes(b.type)) throw new VirtError('CONFIG_UNSUPPORTED', `unknown backend type '${b.type}' for egd`, `${path}/@type`);
-    normaliseSource(b, path, ctx, false);
-    validateSource(b, path, false);
+    if (rng.backend?.model === 'egd') validateSource(rng.backend, `${devicePath(ctx, 'rng', i)}/backend`, false);
   });
+  deviceList<SourceHolder>(def, 'redirdevs').forEach((r, i) => validateSource(r, devicePath(ctx, 'redirdev', i), false));
 };

@@ -63,7 +63,7 @@ export function checkControllerModel(type: string, model: string | undefined, pa
  * virDomainControllerDefParseXML: the type (ide when absent), the model
  * (one of its type's), the index written back as a number, and the master
  * port of ich9 UHCI companions. The syntax checks of type and index are
- * device-parse.ts's.
+ * device-kinds-parse.ts's (run by device-parse.ts in libvirt's device order).
  */
 export const controllerDefaults: ParseRule = (def, ctx) => {
   controllers(def).forEach((c, i) => {
@@ -137,7 +137,7 @@ function sortControllers(list: Controller[]): void {
 /**
  * virDomainDefControllersParse: controllers are kept in libvirt's insertion
  * order (see sortControllers). The USB sanity checks made there are
- * device-parse.ts's.
+ * device-kinds-parse.ts's (usbControllerSanity).
  */
 export const controllerOrder: ParseRule = (def) => sortControllers(controllers(def));
 

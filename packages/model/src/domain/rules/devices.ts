@@ -1,13 +1,14 @@
 /**
  * Device parse-time defaults and checks of libvirt's generic parser that
  * every driver sees: disk type/device defaults, duplicate disk targets,
- * MAC syntax. Device data is read structurally so these rules stay valid
- * whatever else a device's spec holds.
+ * MAC syntax (read within the interface's parse, net-hostdev-parse.ts).
+ * Device data is read structurally so these rules stay valid whatever else
+ * a device's spec holds.
  */
 import { VirtError } from '../../errors.ts';
 import { formatMac, generateMac, isMulticast, parseMac } from '../../util/mac.ts';
 import type { DomainDraft } from '../types.ts';
-import type { ParseRule } from './index.ts';
+import type { ParseContext, ParseRule } from './index.ts';
 
 interface DiskLike {
   type?: string;
@@ -58,18 +59,19 @@ export const duplicateDiskTargets: ParseRule = (def, ctx) => {
   });
 };
 
-export const macAddresses: ParseRule = (def, ctx) => {
-  list<NetLike>(def, 'interfaces').forEach((net, i) => {
-    const mac = net.mac?.address;
-    if (mac === undefined) {
-      // libvirt generates the address at parse time with the driver's prefix.
-      net.mac = { ...(net.mac ?? {}), address: generateMac(ctx.macPrefix, ctx.random) };
-      return;
-    }
-    const path = ctx.deviceOnly ? '/interface/mac/@address' : `/domain/devices/interface[${i + 1}]/mac/@address`;
-    const bytes = parseMac(mac);
-    if (!bytes) throw new VirtError('XML_ERROR', `unable to parse mac address '${mac}'`, path);
-    if (isMulticast(bytes)) throw new VirtError('XML_ERROR', `expected unicast mac address, found multicast '${mac}'`, path);
-    net.mac!.address = formatMac(bytes);
-  });
-};
+/**
+ * An <interface>'s MAC address, where virDomainNetDefParseXML reads it (just
+ * before the <mac> type): checked and written canonically, or generated with
+ * the driver's prefix when none is written. `path` is the address attribute's.
+ */
+export function parseMacAddress(net: NetLike, path: string, ctx: ParseContext): void {
+  const mac = net.mac?.address;
+  if (mac === undefined) {
+    net.mac = { ...(net.mac ?? {}), address: generateMac(ctx.macPrefix, ctx.random) };
+    return;
+  }
+  const bytes = parseMac(mac);
+  if (!bytes) throw new VirtError('XML_ERROR', `unable to parse mac address '${mac}'`, path);
+  if (isMulticast(bytes)) throw new VirtError('XML_ERROR', `expected unicast mac address, found multicast '${mac}'`, path);
+  net.mac!.address = formatMac(bytes);
+}

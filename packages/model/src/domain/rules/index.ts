@@ -4,16 +4,16 @@
  */
 import type { Warning } from '../../codec/codec.ts';
 import type { DomainDraft } from '../types.ts';
-import { diskDefaults, duplicateDiskTargets, macAddresses } from './devices.ts';
+import { diskDefaults, duplicateDiskTargets } from './devices.ts';
 import { domainType, genid, name, osType, titleAndDescription, uuid } from './identity.ts';
 import { lifecycle } from './lifecycle.ts';
 import { currentMemory, memorySizes } from './memory.ts';
 import { vcpu } from './vcpu.ts';
 import { cpuParse } from './cpu.ts';
-import { graphicsDefaults, spiceListenNone } from './graphics.ts';
+import { spiceListenNone } from './graphics.ts';
 import { bootOrder, clockOffset, defaultArch, osBootDevices } from './defaults.ts';
 import { controllerDefaults, controllerIndexes, controllerOrder, duplicateControllers, implicitControllers } from './controllers.ts';
-import { chardevPorts, chardevs, consoleCompat, otherChardevSources } from './chardev.ts';
+import { chardevPorts, consoleCompat } from './chardev.ts';
 import { onePrimaryVideo, primaryVideo, primaryVideoFirst, videoDefaults, videoValidate } from './video.ts';
 import { deviceParseChecks } from './device-parse.ts';
 import { featuresParse, seclabelsParse, sysinfoParse, sysinfoUuidDefault } from './domain-parse.ts';
@@ -41,11 +41,16 @@ export interface ParseContext {
 export type ParseRule = (def: DomainDraft, ctx: ParseContext) => void;
 
 /** Parse time, about the whole domain, in libvirt's order (virDomainDefParseXML). */
-const domainRules: ParseRule[] = [domainType, name, sysinfoUuidDefault, uuid, genid, titleAndDescription, osType, memorySizes, vcpu, lifecycle, primaryVideoFirst, defaultArch, clockOffset, osBootDevices, seclabelsParse, cpuParse, numaCellsParse, numatuneParse, cputuneParse, cputunePinsAndScheds, cputuneResctrl, featuresParse];
-/** Parse time, about devices; they also run for a device parsed alone. */
-const deviceRules: ParseRule[] = [diskDefaults, macAddresses, graphicsDefaults, chardevs, otherChardevSources, deviceParseChecks, controllerDefaults];
-/** Parse time, once every device is read: sysinfo and the controllers' insertion order. */
-const finalRules: ParseRule[] = [sysinfoParse, controllerOrder];
+const domainRules: ParseRule[] = [domainType, name, sysinfoUuidDefault, uuid, genid, titleAndDescription, osType, memorySizes, vcpu, lifecycle, defaultArch, clockOffset, osBootDevices, seclabelsParse, cpuParse, numaCellsParse, numatuneParse, cputuneParse, cputunePinsAndScheds, cputuneResctrl, featuresParse];
+/** Parse time, about devices; they also run for a device parsed alone. Every device kind is read in deviceParseChecks, in libvirt's order. */
+const deviceRules: ParseRule[] = [diskDefaults, deviceParseChecks, controllerDefaults];
+/**
+ * Parse time, once every device is read: the primary video moved to the
+ * front (libvirt inserts it there as it reads the videos, which it reads in
+ * document order, so their checks name them in that order), sysinfo and the
+ * controllers' insertion order.
+ */
+const finalRules: ParseRule[] = [primaryVideoFirst, sysinfoParse, controllerOrder];
 
 export function applyParseRules(def: DomainDraft, ctx: ParseContext): void {
   if (!ctx.deviceOnly) for (const rule of domainRules) rule(def, ctx);
