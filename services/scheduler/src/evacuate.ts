@@ -7,9 +7,9 @@
  * the host's copies are really gone; when the host comes back its agent
  * finds the log says they live elsewhere and leaves them be.
  */
-import { VirtError, parseDomainXML, placementRequest, type DomainState, type VirtErrorJSON } from '@virtflow/model';
-import { domainRef } from '@virtflow/runtime';
-import { bootOn, migrate, resumeMigration, type MigrateContext } from './migrate.ts';
+import { VirtError, parseDomainXML, placementRequest, type Claim, type DomainState, type PlacementRequest, type VirtErrorJSON } from '@virtflow/model';
+import { domainRef, hostRef } from '@virtflow/runtime';
+import { bootOn, coldTrail, migrate, releaseUnused, resumeMigration, runsOn, type ColdTrail, type MigrateContext } from './migrate.ts';
 import { chooseTarget } from './migrate-target.ts';
 import { appendChecked, detailOf, type Ids } from './migrate-steps.ts';
 
@@ -39,7 +39,10 @@ export async function evacuate(ctx: MigrateContext, hostId: string, opts: Evacua
   const moved: { uuid: string; toHost: string }[] = [];
   const failed: { uuid: string; error: VirtErrorJSON }[] = [];
   const skipped: { uuid: string; reason: string }[] = [];
-  await pool([...host.domains], opts.concurrency ?? 4, async (uuid) => {
+  const domains = new Set(host.domains);
+  // An earlier run of this job (its scheduler died) may have stopped domains of the down host already: they live nowhere now.
+  if (mode === 'cold' && opts.correlationId !== undefined) for (const uuid of await releasedBy(ctx, hostId, correlationId)) domains.add(uuid);
+  await pool([...domains], opts.concurrency ?? 4, async (uuid) => {
     try {
       let s = (await ctx.store.load(domainRef(uuid))).state;
       if (mode === 'live' && s?.migration) {
@@ -48,7 +51,14 @@ export async function evacuate(ctx: MigrateContext, hostId: string, opts: Evacua
         if (done) return void moved.push({ uuid, toHost: done.toHost });
         s = (await ctx.store.load(domainRef(uuid))).state;
       }
-      const why = notMovable(s, hostId);
+      let why = notMovable(s, hostId);
+      if (why && mode === 'cold' && opts.correlationId !== undefined) {
+        // Stopped on the down host by an earlier run of this job: booted elsewhere now (or already).
+        const done = await resumeRestart(ctx, uuid, hostId, { correlationId });
+        if (done) return void moved.push({ uuid, toHost: done });
+        s = (await ctx.store.load(domainRef(uuid))).state;
+        why = notMovable(s, hostId);
+      }
       if (why) return void skipped.push({ uuid, reason: why });
       const toHost = mode === 'live'
         ? (await migrate(ctx, { uuid, live: true, correlationId })).toHost
@@ -71,29 +81,91 @@ function notMovable(s: DomainState | undefined, hostId: string): string | undefi
 }
 
 /**
- * A domain of a down host, booted elsewhere: recorded as stopped on the dead
- * host (FAILED, naming why), its claim there given back, then placed on the
- * best other host and started. Tries the next host when a start fails there.
+ * A domain of a down host, booted elsewhere: its claim there given back,
+ * recorded as stopped on the dead host (FAILED, naming why), then placed on
+ * the best other host and started. Tries the next host when a start fails
+ * there. The claim goes first so that a run killed after the stop leaves a
+ * HostResourcesReleased of its own on the host's log, by which its rerun
+ * finds the domain (releasedBy; it no longer lives there).
  */
 export async function restartElsewhere(ctx: MigrateContext, dom: DomainState, downHost: string, opts: { readonly correlationId: string }): Promise<string> {
   const ids: Ids = { correlationId: opts.correlationId };
   const { uuid } = dom;
-  const timeoutMs = ctx.timeoutMs ?? 120_000;
   const error = new VirtError('OPERATION_FAILED', `host '${downHost}' is down: domain '${dom.name}' evacuated`, `/hosts/${downHost}`).toJSON();
-  await appendChecked(ctx, uuid, (s) => (s?.hostId === downHost && s.state !== 'shutoff' ? [{ type: 'DomainStopped', data: { uuid, hostId: downHost, detail: 'FAILED', error } }] : []), ids);
   await ctx.claims.release(downHost, uuid, `host '${downHost}' is down: domain evacuated`, ids);
+  await appendChecked(ctx, uuid, (s) => (s?.hostId === downHost && s.state !== 'shutoff' ? [{ type: 'DomainStopped', data: { uuid, hostId: downHost, detail: 'FAILED', error } }] : []), ids);
+  return bootElsewhere(ctx, dom, downHost, ids);
+}
+
+/**
+ * The domains job `correlationId` gave the claim back of on `hostId`: those
+ * an earlier run of an evacuation of the down host stopped there, or was
+ * about to.
+ */
+async function releasedBy(ctx: MigrateContext, hostId: string, correlationId: string): Promise<string[]> {
+  const out = new Set<string>();
+  for (const { event: e } of await ctx.store.events(hostRef(hostId))) {
+    if (e.type === 'HostResourcesReleased' && e.correlationId === correlationId) out.add(e.data.uuid);
+  }
+  return [...out];
+}
+
+/**
+ * A domain an earlier run of this evacuation recorded as stopped on the down
+ * host (its own FAILED stop in the domain's log), the run killed before the
+ * domain was booted elsewhere, or before the job completed. Before, the rerun
+ * skipped it ("shutoff: nothing runs to move") and it stayed off. Now it is
+ * booted on the host the earlier run claimed (else one chosen as a first run
+ * does), its hosts where a start failed left out; one booted already is
+ * reported where it went. Undefined: nothing of this job's to finish (it
+ * never stopped the domain, or someone started it since).
+ */
+async function resumeRestart(ctx: MigrateContext, uuid: string, downHost: string, ids: Ids): Promise<string | undefined> {
+  const trail = await coldTrail(ctx, uuid, ids);
+  if (!trail || trail.fromHost !== downHost) return undefined;
+  const { dom } = trail;
+  if (trail.arrived !== undefined) {
+    await releaseUnused(ctx, trail, [trail.arrived], ids);
+    return trail.arrived;
+  }
+  if (dom.migration) return undefined;
+  if (dom.state !== 'shutoff') {
+    // Started by someone else since (an HA restart, a user): nothing of this job's to boot.
+    await releaseUnused(ctx, trail, dom.hostId !== undefined ? [dom.hostId] : [], ids);
+    return undefined;
+  }
+  await ctx.claims.release(downHost, uuid, `host '${downHost}' is down: domain evacuated`, ids);
+  return bootElsewhere(ctx, dom, downHost, ids, trail);
+}
+
+/**
+ * Places the shut-off domain of a down host on the best other host and
+ * starts it, the next host when a start fails (ctx.maxAttempts in all).
+ * `trail`: what an earlier run of the job did, so its claim is used first
+ * and its failed hosts count as tried.
+ */
+async function bootElsewhere(ctx: MigrateContext, dom: DomainState, downHost: string, ids: Ids, trail?: ColdTrail): Promise<string> {
+  const { uuid } = dom;
+  const timeoutMs = ctx.timeoutMs ?? 120_000;
   const req = placementRequest(parseDomainXML(dom.xml));
-  const exclude: string[] = [];
-  const problems: string[] = [];
-  for (let i = 0; i < (ctx.maxAttempts ?? 3); i++) {
-    const choice = chooseTarget(await ctx.inventory(), req, downHost, { exclude, live: false, ...(ctx.scheduler ? { config: ctx.scheduler } : {}), ...(ctx.random ? { random: ctx.random } : {}) });
-    if (!choice.ok) {
-      problems.push(detailOf(choice.error));
-      break;
+  const exclude: string[] = [...(trail?.failed.keys() ?? [])];
+  const problems: string[] = [...(trail?.failed ?? [])].map(([h, e]) => `${h}: ${e ? (e.detail ?? e.message) : 'start failed'}`);
+  let next = trail ? earlierClaim(trail, downHost, req) : undefined;
+  if (trail) await releaseUnused(ctx, trail, next ? [next.hostId] : [], ids);
+  for (let i = exclude.length; i < (ctx.maxAttempts ?? 3); i++) {
+    let claim = next;
+    next = undefined;
+    if (!claim) {
+      const choice = chooseTarget(await ctx.inventory(), req, downHost, { exclude, live: false, ...(ctx.scheduler ? { config: ctx.scheduler } : {}), ...(ctx.random ? { random: ctx.random } : {}) });
+      if (!choice.ok) {
+        problems.push(detailOf(choice.error));
+        break;
+      }
+      claim = { ...choice.claim, request: req };
     }
-    const toHost = choice.claim.hostId;
+    const toHost = claim.hostId;
     exclude.push(toHost);
-    const answer = await ctx.claims.claim({ ...choice.claim, request: req }, ids);
+    const answer = await ctx.claims.claim(claim, ids);
     if (!answer.ok) {
       problems.push(`${toHost}: ${answer.reason}`);
       continue;
@@ -103,11 +175,22 @@ export async function restartElsewhere(ctx: MigrateContext, dom: DomainState, do
       await bootOn(ctx, uuid, toHost, dom, ids, timeoutMs);
       return toHost;
     } catch (e) {
+      // A rerun's start may meet its earlier run's landing meanwhile (refused as "already running"): booted all the same.
+      if (trail && runsOn((await ctx.store.load(domainRef(uuid))).state, toHost)) return toHost;
       problems.push(`${toHost}: ${detailOf(e)}`);
       await ctx.claims.release(toHost, uuid, `start failed: ${detailOf(e)}`, ids);
     }
   }
   throw new VirtError('OPERATION_FAILED', `domain '${dom.name}' of down host '${downHost}' could not be started elsewhere: ${problems.join('; ')}`, '/uuid');
+}
+
+/** The claim an earlier run of the job holds for the domain on a host it may still boot on (the one it placed it on, first), taken again as it was. */
+function earlierClaim(trail: ColdTrail, downHost: string, req: PlacementRequest): (Claim & { readonly request: PlacementRequest }) | undefined {
+  const hosts = [...trail.claimed.keys()].filter((h) => h !== downHost && !trail.failed.has(h));
+  const hostId = trail.dom.hostId !== undefined && hosts.includes(trail.dom.hostId) ? trail.dom.hostId : hosts[0];
+  if (hostId === undefined) return undefined;
+  const c = trail.claimed.get(hostId)!;
+  return { uuid: trail.dom.uuid, hostId, memoryKiB: c.memoryKiB, vcpus: c.vcpus, ...(c.numa ? { numa: c.numa } : {}), request: req };
 }
 
 /** Runs `f` over `items`, at most `n` at a time. */

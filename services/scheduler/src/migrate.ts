@@ -14,8 +14,8 @@
  * source again.
  */
 import {
-  VirtError, parseDomainXML, placementRequest,
-  type Claim, type DomainState, type Inventory, type PlacementRequest, type SchedulerConfig, type SchedulerHints,
+  VirtError, foldDomain, parseDomainXML, placementRequest,
+  type Claim, type DomainState, type HostClaim, type Inventory, type PlacementRequest, type SchedulerConfig, type SchedulerHints, type VirtErrorJSON,
 } from '@virtflow/model';
 import { domainRef } from '@virtflow/runtime';
 import { chooseTarget } from './migrate-target.ts';
@@ -89,8 +89,8 @@ const MIGRATION_PORTS = [49152, 49215] as const;
 
 export async function migrate(ctx: MigrateContext, args: MigrateArgs): Promise<MigrateResult> {
   const ids: Ids = { correlationId: args.correlationId ?? ctx.newId() };
-  if (args.correlationId !== undefined && args.live) {
-    const done = await resumeMigration(ctx, args.uuid, ids);
+  if (args.correlationId !== undefined) {
+    const done = args.live ? await resumeMigration(ctx, args.uuid, ids) : await resumeColdMigration(ctx, args, ids);
     if (done) return done;
   }
   const dom = await runningDomain(ctx, args.uuid);
@@ -239,19 +239,190 @@ async function coldMove(ctx: MigrateContext, dom: DomainState, toHost: string, i
     await ctx.claims.release(toHost, uuid, `cold migration failed: ${detailOf(e)}`, ids);
     throw e;
   }
+  await coldBoot(ctx, dom, fromHost, toHost, ids, say, false);
+}
+
+/**
+ * The second half of a cold migration: the domain, shut off, is booted on
+ * `toHost`; a boot that fails there boots it on its source again and fails
+ * the migration. `resumed`: a rerun's boot, which may meet the start its
+ * earlier run sent landing meanwhile (the agent then refuses the second one
+ * as "already running"): the domain running on `toHost` is the boot done.
+ */
+async function coldBoot(ctx: MigrateContext, dom: DomainState, fromHost: string, toHost: string, ids: Ids, say: Say, resumed: boolean): Promise<void> {
+  const { uuid } = dom;
+  const timeoutMs = ctx.timeoutMs ?? 120_000;
   say('booting', `booting domain '${dom.name}' on host '${toHost}'`, toHost);
   try {
     await bootOn(ctx, uuid, toHost, dom, ids, timeoutMs);
   } catch (e) {
+    if (resumed && runsOn((await ctx.store.load(domainRef(uuid))).state, toHost)) return;
     const why = detailOf(e);
     await ctx.claims.release(toHost, uuid, `cold migration failed: ${why}`, ids);
     say('failed', `${why}; booting domain '${dom.name}' on host '${fromHost}' again`, toHost);
-    // Its stop there gave the source's claim back: take it again (it boots there whatever the answer: it ran there a moment ago).
-    const size = dom.resources ?? placementRequest(parseDomainXML(dom.xml));
-    await ctx.claims.claim({ uuid, hostId: fromHost, memoryKiB: size.memoryKiB, vcpus: size.vcpus }, ids);
-    await bootOn(ctx, uuid, fromHost, dom, ids, timeoutMs);
-    throw new VirtError('OPERATION_FAILED', `cold migration of domain '${dom.name}' from host '${fromHost}' to '${toHost}' failed: ${why}`, '/uuid');
+    await bootBack(ctx, dom, fromHost, ids, resumed);
+    throw coldFailure(dom.name, fromHost, toHost, why);
   }
+}
+
+/** The fallback of a failed cold boot: the domain booted on its source again. */
+async function bootBack(ctx: MigrateContext, dom: DomainState, fromHost: string, ids: Ids, resumed: boolean): Promise<void> {
+  const { uuid } = dom;
+  // Its stop there gave the source's claim back: take it again (it boots there whatever the answer: it ran there a moment ago).
+  const size = dom.resources ?? placementRequest(parseDomainXML(dom.xml));
+  await ctx.claims.claim({ uuid, hostId: fromHost, memoryKiB: size.memoryKiB, vcpus: size.vcpus }, ids);
+  try {
+    await bootOn(ctx, uuid, fromHost, dom, ids, ctx.timeoutMs ?? 120_000);
+  } catch (e) {
+    if (!(resumed && runsOn((await ctx.store.load(domainRef(uuid))).state, fromHost))) throw e;
+  }
+}
+
+function coldFailure(name: string, fromHost: string, toHost: string, why: string): VirtError {
+  return new VirtError('OPERATION_FAILED', `cold migration of domain '${name}' from host '${fromHost}' to '${toHost}' failed: ${why}`, '/uuid');
+}
+
+/** The domain runs (or is paused) on `hostId`, not moving. */
+export const runsOn = (s: DomainState | undefined, hostId: string): boolean => s?.hostId === hostId && !s.migration && (s.state === 'running' || s.state === 'paused');
+
+/**
+ * What an earlier run of a job moving a domain cold (a cold migration, or
+ * the evacuation of a down host) did to it, read from the domain's log: the
+ * job's first DomainStopped of the domain (its stop on the source, or the
+ * FAILED on the down host) and what the job wrote after it; with the job's
+ * claims on the domain still held (HostResourcesClaimed of its own).
+ */
+export interface ColdTrail {
+  /** The domain as it stands now. */
+  readonly dom: DomainState;
+  /** Where the job stopped it: the move's source. */
+  readonly fromHost: string;
+  /** The host the job booted it on after the stop, other than the source: the move arrived there. */
+  readonly arrived?: string;
+  /** The job booted it on its source again after the stop: a failed cold migration's fallback, done. */
+  readonly bootedBack: boolean;
+  /** Hosts other than the source where the job's boot failed after the stop (its DomainStopped FAILED there), with the error. */
+  readonly failed: ReadonlyMap<string, VirtErrorJSON | undefined>;
+  /** The last host other than the source the job placed it on after the stop. */
+  readonly placed?: string;
+  /** hostId → the job's claim on the domain there, still held. */
+  readonly claimed: ReadonlyMap<string, HostClaim>;
+}
+
+/** The trail of job `ids` on domain `uuid`; undefined when the job never stopped it (nothing of a cold move begun). */
+export async function coldTrail(ctx: MigrateContext, uuid: string, ids: Ids): Promise<ColdTrail | undefined> {
+  const log = (await ctx.store.events(domainRef(uuid))).map((e) => e.event);
+  // A live migration's stop (MIGRATED) is no cold move's: resumeMigration's business.
+  const at = log.findIndex((e) => e.type === 'DomainStopped' && e.data.detail !== 'MIGRATED' && e.correlationId === ids.correlationId);
+  const stop = log[at];
+  if (stop?.type !== 'DomainStopped') return undefined;
+  const dom = foldDomain(log, uuid);
+  if (!dom?.defined) return undefined;
+  const fromHost = stop.data.hostId;
+  let arrived: string | undefined;
+  let placed: string | undefined;
+  let bootedBack = false;
+  const failed = new Map<string, VirtErrorJSON | undefined>();
+  for (const e of log.slice(at + 1)) {
+    if (e.correlationId !== ids.correlationId) continue;
+    if (e.type === 'DomainStarted' && e.data.detail === 'BOOTED') {
+      if (e.data.hostId === fromHost) bootedBack = true;
+      else arrived ??= e.data.hostId;
+    } else if (e.type === 'DomainPlaced' && e.data.hostId !== fromHost) {
+      placed = e.data.hostId;
+    } else if (e.type === 'DomainStopped' && e.data.detail === 'FAILED' && e.data.hostId !== fromHost && arrived === undefined) {
+      failed.set(e.data.hostId, e.data.error);
+    }
+  }
+  const claimed = new Map<string, HostClaim>();
+  for (const [hostId, facts] of (await ctx.inventory()).facts) {
+    const c = facts.claims && Object.hasOwn(facts.claims, uuid) ? facts.claims[uuid] : undefined;
+    if (c?.correlationId === ids.correlationId) claimed.set(hostId, c);
+  }
+  return { dom, fromHost, ...(arrived !== undefined ? { arrived } : {}), bootedBack, failed, ...(placed !== undefined ? { placed } : {}), claimed };
+}
+
+/** Gives back the job's claims of `trail` on every host but `keep`: an earlier run's claims the move does not use. */
+export async function releaseUnused(ctx: MigrateContext, trail: ColdTrail, keep: readonly string[], ids: Ids): Promise<void> {
+  for (const hostId of trail.claimed.keys()) {
+    if (!keep.includes(hostId)) await ctx.claims.release(hostId, trail.dom.uuid, `not used by job ${ids.correlationId} after its earlier run stopped`, ids);
+  }
+}
+
+/**
+ * A cold migration's job run again (its scheduler killed part-way) meets
+ * what its earlier run wrote. Before, a run killed after the stop on the
+ * source left the domain shut off: the rerun refused it as "not running",
+ * the job failed for good, the domain stayed off and the destination's claim
+ * was held; and a rerun after the boot moved the domain a second time. Now
+ * the job's own stop (its correlationId) in the domain's log says the move
+ * is under way, and the rerun finishes it: the domain is booted on the
+ * destination its earlier run claimed (else one chosen as a first run does),
+ * or, if that boot had failed, on its source again; a move already over is
+ * reported as the first run would have. Undefined: nothing of this job's to
+ * finish (it never stopped the domain, or someone started it since: then it
+ * is migrated as it stands).
+ */
+async function resumeColdMigration(ctx: MigrateContext, args: MigrateArgs, ids: Ids): Promise<MigrateResult | undefined> {
+  const trail = await coldTrail(ctx, args.uuid, ids);
+  if (!trail) return undefined;
+  const { dom, fromHost } = trail;
+  const { uuid, name } = dom;
+  const by = `an earlier run of job ${ids.correlationId}`;
+  const say: Say = (stage, message, toHost) => ctx.progress?.({ uuid, stage, fromHost, ...(toHost ? { toHost } : {}), message });
+  const arrivedAt = async (toHost: string): Promise<MigrateResult> => {
+    await releaseUnused(ctx, trail, [toHost], ids);
+    await ctx.claims.release(fromHost, uuid, `domain migrated to host '${toHost}'`, ids);
+    say('arrived', `domain '${name}' runs on host '${toHost}'`, toHost);
+    return { uuid, fromHost, toHost, live: false, summary: `moved to host '${toHost}' by ${by}` };
+  };
+  const failedTo = [...trail.failed].at(-1);
+  const failure = () => {
+    const toHost = failedTo?.[0] ?? trail.placed ?? [...trail.claimed.keys()].find((h) => h !== fromHost) ?? '(unknown)';
+    const e = failedTo?.[1];
+    return coldFailure(name, fromHost, toHost, e ? (e.detail ?? e.message) : `its boot there failed (${by})`);
+  };
+  if (trail.arrived !== undefined) return arrivedAt(trail.arrived);
+  if (trail.bootedBack) {
+    await releaseUnused(ctx, trail, [fromHost], ids);
+    throw failure();
+  }
+  if (dom.migration) return undefined;
+  if (dom.state !== 'shutoff') {
+    // Started by someone else since: nothing of this job's to boot; it is migrated as it stands.
+    await releaseUnused(ctx, trail, dom.hostId !== undefined ? [dom.hostId] : [], ids);
+    return undefined;
+  }
+  if (failedTo) {
+    // Its boot on the destination had failed: the earlier run was booting the domain on its source again.
+    await releaseUnused(ctx, trail, [fromHost], ids);
+    say('failed', `booting domain '${name}' on host '${fromHost}' again (${by} failed to boot it on host '${failedTo[0]}')`, failedTo[0]);
+    await bootBack(ctx, dom, fromHost, ids, true);
+    throw failure();
+  }
+  // The boot is still to do: on the destination the earlier run claimed (the one it placed the domain on, if it did).
+  const claimedTo = [...trail.claimed.keys()].filter((h) => h !== fromHost);
+  let toHost = dom.hostId !== undefined && claimedTo.includes(dom.hostId) ? dom.hostId : claimedTo[0];
+  let summary = `destination '${toHost}' chosen by ${by}`;
+  if (toHost !== undefined) {
+    const c = trail.claimed.get(toHost)!;
+    // Still held, or taken again if it went meanwhile (the same job's claim of the same size is no new one).
+    const req = placementRequest(parseDomainXML(dom.xml), args.hints ? { hints: args.hints } : {});
+    const answer = await ctx.claims.claim({ uuid, hostId: toHost, memoryKiB: c.memoryKiB, vcpus: c.vcpus, ...(c.numa ? { numa: c.numa } : {}), request: req }, ids);
+    if (!answer.ok) toHost = undefined;
+  }
+  if (toHost === undefined) {
+    say('choosing', `choosing a destination for domain '${name}', stopped on host '${fromHost}' by ${by}`);
+    const chosen = await claimTarget(ctx, { ...dom, hostId: fromHost }, args, ids);
+    toHost = chosen.claim.hostId;
+    summary = chosen.summary;
+  }
+  await releaseUnused(ctx, trail, [toHost], ids);
+  say('claimed', summary, toHost);
+  await coldBoot(ctx, dom, fromHost, toHost, ids, say, true);
+  await ctx.claims.release(fromHost, uuid, `domain migrated to host '${toHost}'`, ids);
+  say('arrived', `domain '${name}' runs on host '${toHost}'`, toHost);
+  return { uuid, fromHost, toHost, live: false, summary };
 }
 
 /** Shuts the domain down on its host (ACPI; destroyed after the grace period) and waits until the log says it is off. */
@@ -274,7 +445,9 @@ async function stopOn(ctx: MigrateContext, dom: DomainState, hostId: string, ids
 /** Places a shut-off domain on `hostId` (DomainPlaced with its claim's size) and has the agent boot it. */
 export async function bootOn(ctx: StepContext, uuid: string, hostId: string, dom: Pick<DomainState, 'name' | 'resources' | 'xml'>, ids: Ids, timeoutMs: number): Promise<void> {
   const size = dom.resources ?? placementRequest(parseDomainXML(dom.xml));
-  await appendChecked(ctx, uuid, () => [{ type: 'DomainPlaced', data: { uuid, hostId, memoryKiB: size.memoryKiB, vcpus: size.vcpus, reason: `moved to host '${hostId}'` } }], ids);
+  // Placed there already (by an earlier run of the job, cut before the start): not placed twice.
+  const placed = (s: DomainState | undefined) => s?.state === 'shutoff' && s.hostId === hostId && s.resources?.memoryKiB === size.memoryKiB && s.resources.vcpus === size.vcpus;
+  await appendChecked(ctx, uuid, (s) => (placed(s) ? [] : [{ type: 'DomainPlaced', data: { uuid, hostId, memoryKiB: size.memoryKiB, vcpus: size.vcpus, reason: `moved to host '${hostId}'` } }]), ids);
   const started = await command(ctx, hostId, 'start', uuid, {}, ids, timeoutMs);
   if (started.outcome.status !== 'completed') {
     // libvirt's "domain failed to start": the placement is given back so the domain can be placed again.
