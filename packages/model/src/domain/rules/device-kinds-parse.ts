@@ -10,7 +10,7 @@ import { checkDeviceInfo, type DeviceInfoLike } from './device-info.ts';
 import { attrPath, extraChildren, propEnum, propInt, propOnOff, propUInt, propYesNo, toInt, toULongLong } from './xmlprop.ts';
 import { CONTROLLER_TYPES, checkControllerModel } from './controllers.ts';
 import { VIDEO_TYPES } from './video.ts';
-import { CHR_TYPES } from './chardev.ts';
+import { CHR_TYPES } from './chardev-source.ts';
 import { VIRTIO_MODELS, checkVirtioOptions, type Item } from './device-parse-shared.ts';
 import { unitMultiplier } from '../../util/units.ts';
 import { indexedDevicePath } from '../../util/device-path.ts';
@@ -241,7 +241,7 @@ export function checkMemballoon(m: Item<'memballoon'>, at: string): void {
 const RNG_MODELS = ['virtio', 'virtio-transitional', 'virtio-non-transitional'];
 const RNG_BACKENDS = ['random', 'egd', 'builtin'];
 
-/** virDomainRNGDefParseXML: model, the one backend's model, an egd backend's chardev source (`egdSource`, chardev.ts's), the device info. */
+/** virDomainRNGDefParseXML: model, the one backend's model, an egd backend's chardev source (`egdSource`, chardev-other-sources.ts's), the device info. */
 export function checkRng(r: Item<'rngs'>, at: string, egdSource: (backend: NonNullable<Item<'rngs'>['backend']>, path: string) => void): void {
   if (r.model === undefined) throw new VirtError('XML_ERROR', 'missing RNG device model', attrPath(at, 'model'));
   if (!RNG_MODELS.includes(r.model)) throw new VirtError('CONFIG_UNSUPPORTED', `unknown RNG model '${r.model}'`, attrPath(at, 'model'));

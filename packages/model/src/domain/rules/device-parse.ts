@@ -13,7 +13,9 @@ import type { ParseContext, ParseRule } from './index.ts';
 import { attrPath, devicePath, extraChildren, propEnum } from './xmlprop.ts';
 import { CONTROLLER_TYPES } from './controllers.ts';
 import { checkDisk, checkFilesystem, fsSourcePath } from './disk-parse.ts';
-import { chardevSourcesValidate, parseChardevs, parseRedirdevSource, parseRngEgdSource, parseSmartcardSource } from './chardev.ts';
+import { parseChardevs } from './chardev.ts';
+import { parseRedirdevSource, parseRngEgdSource, parseSmartcardSource } from './chardev-other-sources.ts';
+import { chardevSourcesValidate } from './chardev-source-validate.ts';
 import { graphicsDefaults } from './graphics.ts';
 import { checkHostdev, checkInterface, isVirtioNet } from './net-hostdev-parse.ts';
 import {
