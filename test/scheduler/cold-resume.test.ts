@@ -11,74 +11,42 @@
  * the host); and a rerun after a complete cold migration moved the domain again.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { VirtError, emptyInventory, type AnyEvent, type InventoryConfig } from '@virtflow/model';
-import { CommandResultWatcher, domainRef, hostRef, type EventStore } from '@virtflow/runtime';
-import { claimsContext, claimsPort, heldClaims, type ClaimsContext } from '@virtflow/scheduler';
+import { VirtError } from '@virtflow/model';
+import { domainRef, hostRef, type EventStore } from '@virtflow/runtime';
+import { heldClaims, type ClaimsContext } from '@virtflow/scheduler';
 import { evacuate } from '../../services/scheduler/src/evacuate.ts';
 import { migrate, type MigrateContext } from '../../services/scheduler/src/migrate.ts';
-import { freePort } from '../harness/index.ts';
-import { StreamInventory } from './migrate-support.ts';
-import { TIMEOUT, command, domainState, domainXml, events, startAgent, startNats, type Nats, type TestAgent } from '../agent/support.ts';
+import { GiB, show, startMigrateRig, type MigrateRig } from './migrate-support.ts';
+import { command, domainState, events, type TestAgent } from '../agent/support.ts';
 
-const GiB = 1024 * 1024;
-const INVENTORY: InventoryConfig = { policy: { reservedHostMemoryKiB: 0 } };
 const SIZE = { memoryKiB: 256 * 1024, vcpus: 2 };
 
-function show(e: AnyEvent): string {
-  return `${e.type}${'detail' in e.data ? ` ${e.data.detail}` : ''}@${'hostId' in e.data ? e.data.hostId : '?'}`;
-}
-
 describe('cold moves: a rerun of the job after its scheduler died', { timeout: 300_000 }, () => {
-  let nats: Nats;
+  let rig: MigrateRig;
   let nc: NatsConnection;
   let store: EventStore;
-  let view: StreamInventory;
-  let watcher: CommandResultWatcher;
   let claims: ClaimsContext;
-  const agents = new Map<string, TestAgent>();
+  let agents: Map<string, TestAgent>;
   let ctx: MigrateContext;
 
   before(async () => {
-    nats = await startNats();
-    agents.set('c1', await startAgent(nats, 'c1', { memoryKiB: 16 * GiB }));
-    agents.set('c2', await startAgent(nats, 'c2', { memoryKiB: 16 * GiB }));
-    // c3 is the biggest: a destination chosen afresh is c3, so a domain on c2 went where its earlier run's claim said.
-    agents.set('c3', await startAgent(nats, 'c3', { memoryKiB: 64 * GiB }));
-    // c4 goes down for the evacuation.
-    agents.set('c4', await startAgent(nats, 'c4', { memoryKiB: 16 * GiB }));
-    nc = await nats.connect();
-    store = await nats.store();
-    view = new StreamInventory(store, INVENTORY);
-    watcher = await CommandResultWatcher.open(nc);
-    let inv = emptyInventory(INVENTORY);
-    claims = claimsContext({
-      store, inventory: INVENTORY,
-      occupants: (hostId) => [...(inv.occupants.get(hostId) ?? [])].map((u) => [u, inv.lifecycles.get(u)!] as const),
-    });
-    ctx = {
-      store, nc, watcher, newId: randomUUID, now: () => new Date(),
-      inventory: async () => (inv = await view.current()),
-      claims: claimsPort(claims), migrationPort: () => freePort(), timeoutMs: TIMEOUT, shutdownGraceMs: 5_000,
-    };
+    rig = await startMigrateRig({
+      c1: { memoryKiB: 16 * GiB },
+      c2: { memoryKiB: 16 * GiB },
+      // c3 is the biggest: a destination chosen afresh is c3, so a domain on c2 went where its earlier run's claim said.
+      c3: { memoryKiB: 64 * GiB },
+      // c4 goes down for the evacuation.
+      c4: { memoryKiB: 16 * GiB },
+    }, { shutdownGraceMs: 5_000 });
+    ({ nc, store, claims, agents, ctx } = rig);
   });
-  after(async () => {
-    await watcher?.close();
-    await view?.close();
-    for (const a of agents.values()) await a.agent.stop();
-    await nats?.close();
-  });
+  after(async () => rig?.close());
 
-  async function running(hostId: string, name: string): Promise<string> {
-    const uuid = randomUUID();
-    assert.equal((await command(nc, hostId, 'define', uuid, { xml: domainXml(name, uuid, 256) })).outcome.status, 'completed');
-    assert.equal((await ctx.claims.claim({ uuid, hostId, ...SIZE }, { correlationId: `start-${name}` })).ok, true);
-    assert.equal((await command(nc, hostId, 'start', uuid, {})).outcome.status, 'completed');
-    return uuid;
-  }
-  const runsOn = async (hostId: string, uuid: string) => (await agents.get(hostId)!.hv.list()).some((d) => d.uuid === uuid && d.state === 'running');
+  /** SIZE (256 MiB, 2 vCPUs) is what the rig's running() defines and claims. */
+  const running = (hostId: string, name: string) => rig.running(hostId, name);
+  const runsOn = (hostId: string, uuid: string) => rig.runsOn(hostId, uuid);
   const own = async (uuid: string, correlationId: string) => (await events(store, uuid)).filter((e) => e.correlationId === correlationId).map(show);
   const claimOn = async (hostId: string, uuid: string) => (await heldClaims(claims, hostId))[uuid];
   /** What the killed run's stopOn left: the source's agent stopped the domain for the job (its events carry the job's id). */

@@ -8,65 +8,28 @@
  * migrating forever; and a rerun after the arrival moved the domain again.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { emptyInventory, type InventoryConfig } from '@virtflow/model';
-import { CommandResultWatcher, domainRef, type EventStore } from '@virtflow/runtime';
-import { claimsContext, claimsPort, heldClaims, type ClaimsContext } from '@virtflow/scheduler';
+import { domainRef, type EventStore } from '@virtflow/runtime';
+import { heldClaims, type ClaimsContext } from '@virtflow/scheduler';
 import { evacuate } from '../../services/scheduler/src/evacuate.ts';
 import { migrate, type MigrateContext } from '../../services/scheduler/src/migrate.ts';
-import { freePort } from '../harness/index.ts';
-import { StreamInventory } from './migrate-support.ts';
-import { TIMEOUT, command, domainState, domainXml, events, startAgent, startNats, type Nats, type TestAgent } from '../agent/support.ts';
-
-const GiB = 1024 * 1024;
-const INVENTORY: InventoryConfig = { policy: { reservedHostMemoryKiB: 0 } };
+import { GiB, startMigrateRig, type MigrateRig } from './migrate-support.ts';
+import { domainState, events } from '../agent/support.ts';
 
 describe('migrate: a rerun of the job after its scheduler died', { timeout: 300_000 }, () => {
-  let nats: Nats;
-  let nc: NatsConnection;
+  let rig: MigrateRig;
   let store: EventStore;
-  let view: StreamInventory;
-  let watcher: CommandResultWatcher;
   let claims: ClaimsContext;
-  const agents = new Map<string, TestAgent>();
   let ctx: MigrateContext;
 
   before(async () => {
-    nats = await startNats();
-    agents.set('m1', await startAgent(nats, 'm1', { memoryKiB: 16 * GiB }));
-    agents.set('m2', await startAgent(nats, 'm2', { memoryKiB: 16 * GiB }));
-    nc = await nats.connect();
-    store = await nats.store();
-    view = new StreamInventory(store, INVENTORY);
-    watcher = await CommandResultWatcher.open(nc);
-    let inv = emptyInventory(INVENTORY);
-    claims = claimsContext({
-      store, inventory: INVENTORY,
-      occupants: (hostId) => [...(inv.occupants.get(hostId) ?? [])].map((u) => [u, inv.lifecycles.get(u)!] as const),
-    });
-    ctx = {
-      store, nc, watcher, newId: randomUUID, now: () => new Date(),
-      inventory: async () => (inv = await view.current()),
-      claims: claimsPort(claims), migrationPort: () => freePort(), timeoutMs: TIMEOUT,
-    };
+    rig = await startMigrateRig({ m1: { memoryKiB: 16 * GiB }, m2: { memoryKiB: 16 * GiB } });
+    ({ store, claims, ctx } = rig);
   });
-  after(async () => {
-    await watcher?.close();
-    await view?.close();
-    for (const a of agents.values()) await a.agent.stop();
-    await nats?.close();
-  });
+  after(async () => rig?.close());
 
-  async function running(hostId: string, name: string): Promise<string> {
-    const uuid = randomUUID();
-    assert.equal((await command(nc, hostId, 'define', uuid, { xml: domainXml(name, uuid, 256) })).outcome.status, 'completed');
-    assert.equal((await ctx.claims.claim({ uuid, hostId, memoryKiB: 256 * 1024, vcpus: 2 }, { correlationId: `start-${name}` })).ok, true);
-    assert.equal((await command(nc, hostId, 'start', uuid, {})).outcome.status, 'completed');
-    return uuid;
-  }
-  const runsOn = async (hostId: string, uuid: string) => (await agents.get(hostId)!.hv.list()).some((d) => d.uuid === uuid && d.state === 'running');
+  const running = (hostId: string, name: string) => rig.running(hostId, name);
+  const runsOn = (hostId: string, uuid: string) => rig.runsOn(hostId, uuid);
 
   it('killed after DomainMigrating, before any command: the rerun calls it off and migrates the domain', async () => {
     const uuid = await running('m1', 'cut-migrating');

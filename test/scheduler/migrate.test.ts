@@ -8,83 +8,38 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { VirtError, emptyInventory, place, placementRequest, parseDomainXML, type AnyEvent, type InventoryConfig } from '@virtflow/model';
-import { CommandResultWatcher, domainRef, hostRef, type EventStore } from '@virtflow/runtime';
-import { claimsContext, claimsPort, heldClaims, type ClaimsContext } from '@virtflow/scheduler';
+import { VirtError, place, placementRequest, parseDomainXML } from '@virtflow/model';
+import { domainRef, hostRef, type EventStore } from '@virtflow/runtime';
+import { heldClaims, type ClaimsContext } from '@virtflow/scheduler';
 import { drain, undrain } from '../../services/scheduler/src/drain.ts';
 import { evacuate } from '../../services/scheduler/src/evacuate.ts';
 import { migrate, type MigrateContext, type MigrationProgress } from '../../services/scheduler/src/migrate.ts';
-import { freePort } from '../harness/index.ts';
-import { StreamInventory } from './migrate-support.ts';
-import { TIMEOUT, command, domainState, domainXml, events, startAgent, startNats, type Nats, type TestAgent } from '../agent/support.ts';
-
-const GiB = 1024 * 1024;
-/** No host reservation, so the synthetic hosts' sizes are what placement hands out. */
-const INVENTORY: InventoryConfig = { policy: { reservedHostMemoryKiB: 0 } };
-
-function show(e: AnyEvent): string {
-  if (e.type === 'DomainMigrating') return `${e.type}@${e.data.fromHost}->${e.data.toHost}`;
-  return `${e.type}${'detail' in e.data ? ` ${e.data.detail}` : ''}@${'hostId' in e.data ? e.data.hostId : '?'}`;
-}
+import { GiB, show, startMigrateRig, type MigrateRig } from './migrate-support.ts';
+import { command, domainState, events, type TestAgent } from '../agent/support.ts';
 
 describe('migrate, evacuate, drain (test hypervisor, three agents)', { timeout: 600_000 }, () => {
-  let nats: Nats;
+  let rig: MigrateRig;
   let nc: NatsConnection;
   let store: EventStore;
-  let view: StreamInventory;
-  let watcher: CommandResultWatcher;
   let claims: ClaimsContext;
-  const agents = new Map<string, TestAgent>();
+  let agents: Map<string, TestAgent>;
   const progress: MigrationProgress[] = [];
   let ctx: MigrateContext;
 
   before(async () => {
-    nats = await startNats();
-    // h3 is small: 2 GiB, so a 4 GiB domain never fits there.
-    // h1's guests ignore the ACPI power button (as a guest with no OS does): a cold migration destroys them after the grace period.
-    agents.set('h1', await startAgent(nats, 'h1', { memoryKiB: 16 * GiB, guestShutdownMs: Infinity }));
-    agents.set('h2', await startAgent(nats, 'h2', { memoryKiB: 16 * GiB }));
-    agents.set('h3', await startAgent(nats, 'h3', { memoryKiB: 2 * GiB }));
-    nc = await nats.connect();
-    store = await nats.store();
-    view = new StreamInventory(store, INVENTORY);
-    watcher = await CommandResultWatcher.open(nc);
-    let inv = emptyInventory(INVENTORY);
-    claims = claimsContext({
-      store,
-      inventory: INVENTORY,
-      // Domains started straight on a host hold no claim there: they count by their placement.
-      occupants: (hostId) => [...(inv.occupants.get(hostId) ?? [])].map((u) => [u, inv.lifecycles.get(u)!] as const),
-    });
-    ctx = {
-      store, nc, watcher, newId: randomUUID, now: () => new Date(),
-      inventory: async () => (inv = await view.current()),
-      claims: claimsPort(claims),
-      migrationPort: () => freePort(),
-      timeoutMs: TIMEOUT,
-      progress: (p) => void progress.push(p),
-    };
+    rig = await startMigrateRig({
+      // h1's guests ignore the ACPI power button (as a guest with no OS does): a cold migration destroys them after the grace period.
+      h1: { memoryKiB: 16 * GiB, guestShutdownMs: Infinity },
+      h2: { memoryKiB: 16 * GiB },
+      // h3 is small: 2 GiB, so a 4 GiB domain never fits there.
+      h3: { memoryKiB: 2 * GiB },
+    }, { progress: (p) => void progress.push(p) });
+    ({ nc, store, claims, agents, ctx } = rig);
   });
-  after(async () => {
-    await watcher?.close();
-    await view?.close();
-    for (const a of agents.values()) await a.agent.stop();
-    await nats?.close();
-  });
+  after(async () => rig?.close());
 
-  /** Defines a domain and boots it on `hostId`, with the scheduler's claim there (as its start flow leaves it). */
-  async function running(hostId: string, name: string, memoryMiB = 256): Promise<string> {
-    const uuid = randomUUID();
-    const d = await command(nc, hostId, 'define', uuid, { xml: domainXml(name, uuid, memoryMiB) });
-    assert.equal(d.outcome.status, 'completed', JSON.stringify(d.outcome.error));
-    const r = await ctx.claims.claim({ uuid, hostId, memoryKiB: memoryMiB * 1024, vcpus: 2 }, { correlationId: `start-${name}` });
-    assert.equal(r.ok, true, JSON.stringify(r));
-    const s = await command(nc, hostId, 'start', uuid, {});
-    assert.equal(s.outcome.status, 'completed', JSON.stringify(s.outcome.error));
-    return uuid;
-  }
-
-  const runsOn = async (hostId: string, uuid: string) => (await agents.get(hostId)!.hv.list()).some((d) => d.uuid === uuid && d.state === 'running');
+  const running = (hostId: string, name: string, memoryMiB?: number) => rig.running(hostId, name, memoryMiB);
+  const runsOn = (hostId: string, uuid: string) => rig.runsOn(hostId, uuid);
 
   it('live-migrates a running domain to the host asked for: events in order, claims moved, progress reported', async () => {
     const uuid = await running('h1', 'mover');

@@ -9,7 +9,10 @@
  */
 import { VirtError, parseDomainXML, placementRequest, type Claim, type DomainState, type PlacementRequest, type VirtErrorJSON } from '@virtflow/model';
 import { domainRef, hostRef } from '@virtflow/runtime';
-import { bootOn, coldTrail, migrate, releaseUnused, resumeMigration, runsOn, type ColdTrail, type MigrateContext } from './migrate.ts';
+import { migrate } from './migrate.ts';
+import { bootOn, runsOn } from './migrate-cold.ts';
+import { coldTrail, releaseUnused, resumeMigration, type ColdTrail } from './migrate-resume.ts';
+import type { MigrateContext } from './migrate-types.ts';
 import { chooseTarget } from './migrate-target.ts';
 import { appendChecked, detailOf, type Ids } from './migrate-steps.ts';
 
