@@ -8,37 +8,20 @@
  * chardev sources only once every device is read. Each message below is the
  * real libvirt's on the same domain (test driver, define.py).
  */
-import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { VirtError } from '../../errors.ts';
 import { parseDomainXML } from '../../parse.ts';
+import { fixedRandom, kvmDomain, propMessages, rejects as rejectsWith } from '../../testing.ts';
 
-const random = (b: Uint8Array) => b.fill(0xab);
-
-function domain(devices: string): string {
-  return `<domain type='kvm'>
-  <name>vm1</name>
-  <memory unit='MiB'>512</memory>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <devices>${devices}</devices>
-</domain>`;
-}
+const random = fixedRandom;
+const domain = kvmDomain;
 
 function rejects(devices: string, code: string, message: string, path: string): void {
-  assert.throws(
-    () => parseDomainXML(domain(devices), { random }),
-    (e: unknown) => {
-      assert.ok(e instanceof VirtError, `a VirtError, not ${String(e)}`);
-      assert.deepEqual({ code: e.code, message: e.message, path: e.path }, { code, message, path });
-      return true;
-    },
-  );
+  rejectsWith(() => parseDomainXML(domain(devices), { random }), code, message, path);
 }
 
 const XML = 'XML_ERROR';
 const CONF = 'CONFIG_UNSUPPORTED';
-const invalid = (attr: string, el: string, v: string) => `XML error: Invalid value for attribute '${attr}' in element '${el}': '${v}'.`;
-const conf = (m: string) => `unsupported configuration: ${m}`;
+const { invalid, conf } = propMessages;
 const D = '/domain/devices';
 const badDisk = "<disk type='file' device='disk'><source file='/a'/><target dev='vda' bus='x'/></disk>";
 

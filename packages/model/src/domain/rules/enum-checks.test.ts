@@ -9,27 +9,16 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { VirtError } from '../../errors.ts';
 import { parseDomainXML } from '../../parse.ts';
+import { fixedRandom, kvmDomain, propMessages, rejects as rejectsWith } from '../../testing.ts';
 
-const random = (b: Uint8Array) => b.fill(0xab);
-
-function domain(devices: string): string {
-  return `<domain type='kvm'>
-  <name>vm1</name>
-  <memory unit='MiB'>512</memory>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <devices>${devices}</devices>
-</domain>`;
-}
+const random = fixedRandom;
+const domain = kvmDomain;
 
 const XML = 'XML_ERROR';
 const CONF = 'CONFIG_UNSUPPORTED';
 const INTERNAL = 'INTERNAL_ERROR';
-/** virXMLPropEnum's message for a value it does not know. */
-const invalid = (attr: string, el: string, v: string) => `XML error: Invalid value for attribute '${attr}' in element '${el}': '${v}'.`;
-const missing = (attr: string, el: string) => `XML error: Missing required attribute '${attr}' in element '${el}'`;
-const conf = (m: string) => `unsupported configuration: ${m}`;
+const { invalid, missing, conf } = propMessages;
 
 /**
  * A device template with one `@` where the value goes; `good` is a value
@@ -46,14 +35,7 @@ interface Case {
 }
 
 function rejects(xml: string, code: string, message: string, path: string): void {
-  assert.throws(
-    () => parseDomainXML(xml, { random }),
-    (e: unknown) => {
-      assert.ok(e instanceof VirtError, `a VirtError, not ${String(e)}`);
-      assert.deepEqual({ code: e.code, message: e.message, path: e.path }, { code, message, path });
-      return true;
-    },
-  );
+  rejectsWith(() => parseDomainXML(xml, { random }), code, message, path);
 }
 
 function table(title: string, cases: readonly Case[]): void {

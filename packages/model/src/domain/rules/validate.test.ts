@@ -7,10 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { VirtError } from '../../errors.ts';
 import { parseDomainXML } from '../../parse.ts';
+import { fixedRandom as random, rejects as rejectsWith } from '../../testing.ts';
 
-const random = (b: Uint8Array) => b.fill(0xab);
 
 interface Parts {
   devices?: string;
@@ -40,14 +39,7 @@ const net = (inner: string, type = 'user') => `<interface type='${type}'>${inner
 type Case = readonly [name: string, xml: string, code: string, message: string, path: string];
 
 function rejects(xml: string, code: string, message: string, path: string) {
-  assert.throws(
-    () => parseDomainXML(xml, { random }),
-    (e: unknown) => {
-      assert.ok(e instanceof VirtError, `a VirtError, not ${String(e)}`);
-      assert.deepEqual({ code: e.code, message: e.message, path: e.path }, { code, message, path });
-      return true;
-    },
-  );
+  rejectsWith(() => parseDomainXML(xml, { random }), code, message, path);
 }
 
 function table(title: string, cases: readonly Case[]) {
