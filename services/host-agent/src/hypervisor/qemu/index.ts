@@ -526,13 +526,24 @@ class QemuHypervisor implements Hypervisor {
     await qmp.execute('cont');
   }
 
+  /** SIGTERM, SIGKILL after the grace period; returns once the process is gone and its stop handled. */
+  async #kill(vm: Vm): Promise<void> {
+    await killPainfully(vm.pid, this.#opts.destroyGraceMs ?? 3000);
+    // A qemu this process spawned is dead once /proc says zombie, but its pid is only free once Node has
+    // reaped it (its 'exit' event): until then `kill(pid, 0)` still finds it (seen once in CI).
+    const child = vm.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      await Promise.race([new Promise((r) => child.once('exit', r)), sleep(5_000, undefined, { ref: false })]);
+    }
+    if (!vm.gone && (vm.exit || !pidAlive(vm.pid))) await this.#processGone(vm);
+    await vm.stopped;
+  }
+
   async destroy(uuid: string): Promise<void> {
     this.#assertOpen();
     const vm = await this.#get(uuid);
     vm.destroying = true;
-    await killPainfully(vm.pid, this.#opts.destroyGraceMs ?? 3000);
-    if (!vm.gone && (vm.exit || !pidAlive(vm.pid))) await this.#processGone(vm);
-    await vm.stopped;
+    await this.#kill(vm);
   }
 
   // ---------------------------------------------------------------- devices
@@ -608,9 +619,7 @@ class QemuHypervisor implements Hypervisor {
     }
     // Handed over: the source copy is stopped, as libvirt's qemuProcessStop(MIGRATED).
     vm.migratingOut = 'completed';
-    await killPainfully(vm.pid, this.#opts.destroyGraceMs ?? 3000);
-    if (!vm.gone && (vm.exit || !pidAlive(vm.pid))) await this.#processGone(vm);
-    await vm.stopped;
+    await this.#kill(vm);
   }
 
   // ---------------------------------------------------------------- close
