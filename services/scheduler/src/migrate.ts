@@ -101,5 +101,8 @@ async function liveMove(ctx: MigrateContext, dom: DomainState, toHost: string, i
       throw new VirtError('OPERATION_FAILED', `migration of domain '${dom.name}' from host '${fromHost}' to '${toHost}' failed: ${detailOf(err)}`, err.path ?? '/uuid');
     }
   }
-  await waitForDomain(ctx, uuid, `the arrival of domain '${dom.name}' on host '${toHost}'`, (s) => s?.hostId === toHost && !s.migration, timeoutMs);
+  // A paused domain arrives as QEMU reports it: started MIGRATED, then suspended PAUSED, two appends by the
+  // destination's agent; the move is over once the second is in (else a reader right after sees it running).
+  const arrived = (s: DomainState | undefined) => s?.hostId === toHost && !s.migration && (dom.state !== 'paused' || s.state !== 'running');
+  await waitForDomain(ctx, uuid, `the arrival of domain '${dom.name}' on host '${toHost}'`, arrived, timeoutMs);
 }
