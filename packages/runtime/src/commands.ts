@@ -120,7 +120,7 @@ export async function readHeartbeats(nc: NatsConnection, opts: { readonly heartb
   const kv = opts.heartbeats ?? (await openHeartbeats(nc));
   const now = (opts.now ?? Date.now)();
   const out = new Map<string, Heartbeat & { ageMs: number }>();
-  for await (const key of await kv.keys()) {
+  for (const key of await heartbeatKeys(nc)) {
     const e = await kv.get(key);
     if (!e || e.operation !== 'PUT') continue;
     try {
@@ -131,6 +131,18 @@ export async function readHeartbeats(nc: NatsConnection, opts: { readonly heartb
     }
   }
   return out;
+}
+
+/**
+ * The bucket's keys, from its stream's subjects (one request). Not `kv.keys()`: its ordered consumer ends
+ * on a message that says nothing is pending, and with beats replacing each other (history 1) and expiring
+ * (the bucket's max age) the message it was told of can be gone before it is delivered — the iteration
+ * then waited for good (seen once in CI: the SDK's hosts.list() never returned).
+ */
+async function heartbeatKeys(nc: NatsConnection): Promise<string[]> {
+  const prefix = `$KV.${HEARTBEAT_BUCKET}.`;
+  const info = await (await jetstreamManager(nc)).streams.info(`KV_${HEARTBEAT_BUCKET}`, { subjects_filter: `${prefix}>` });
+  return Object.keys(info.state.subjects ?? {}).map((s) => s.slice(prefix.length));
 }
 
 export const commandResultKey = (hostId: string, commandId: string): string => `${hostId}.${commandId}`;
