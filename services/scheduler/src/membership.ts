@@ -25,7 +25,7 @@
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
-  VirtError, decideMembership, fencedAwaitingRestart, fencedError, fencedPath, haCandidates, haPolicyOfXml, observeHeartbeats, startMembership,
+  VirtError, decideMembership, fencedAwaitingRestart, fencedError, haCandidates, stillFenced, haPolicyOfXml, observeHeartbeats, startMembership,
   type DomainState, type HaPolicy, type MembershipAction, type MembershipConfig, type MembershipState,
 } from '@virtflow/model';
 import { domainRef, hostRef, openHeartbeats, type EventStore } from '@virtflow/runtime';
@@ -229,7 +229,7 @@ export class Membership {
   /** A fenced domain to the restart path, as the log has it now (still the fence's stop: else someone started it). */
   async #handOn(uuid: string, hostId: string, correlationId: string): Promise<void> {
     const { state } = await this.#o.store.load(domainRef(uuid));
-    if (!this.#o.restart || !state || state.state !== 'shutoff' || state.hostId !== undefined || state.detail !== 'FAILED' || state.lastError?.path !== fencedPath(hostId)) return;
+    if (!this.#o.restart || !state || !stillFenced(state, hostId)) return;
     const key = `${uuid}@${state.version}`;
     if (this.#handed.has(key)) return;
     this.#handed.add(key);

@@ -29,10 +29,11 @@ import type { MigrateArgs, MigrateContext, MigrateResult, Say } from './migrate-
  * (evacuate.ts asks too, for the domains its earlier run left migrating).
  */
 export async function resumeMigration(ctx: MigrateContext, uuid: string, ids: Ids): Promise<MigrateResult | undefined> {
-  const s = (await ctx.store.load(domainRef(uuid))).state;
-  if (!s?.defined) return undefined;
+  // The log first: a job with no DomainMigrating of its own (every first run) costs this one read.
   const own = (await ctx.store.events(domainRef(uuid))).filter((e) => e.event.type === 'DomainMigrating').at(-1)?.event;
   if (own?.type !== 'DomainMigrating' || own.correlationId !== ids.correlationId) return undefined;
+  const s = (await ctx.store.load(domainRef(uuid))).state;
+  if (!s?.defined) return undefined;
   const { fromHost, toHost } = own.data;
   const arrived = (d: DomainState | undefined) => d?.hostId === toHost && !d.migration && (d.state === 'running' || d.state === 'paused');
   const finish = async (): Promise<MigrateResult> => {

@@ -12,7 +12,7 @@ export { place, placeMany, claimFor, filterHost, filterContext, activeFilters, f
 export { placedData, claimFits, checkClaim, checkClaimInInventory, type ClaimCheck, type CheckOptions } from './claims.ts';
 export { formatKiB, formatRatio } from './units.ts';
 export {
-  HA_POLICIES, startMembership, observeHeartbeats, lastSeenAt, leaseExpiresAt, decideMembership, haPolicy, haPolicyOfXml, metadataOf, haCandidates, fencedAwaitingRestart,
+  HA_POLICIES, startMembership, observeHeartbeats, lastSeenAt, leaseExpiresAt, decideMembership, haPolicy, haPolicyOfXml, metadataOf, haCandidates, fencedAwaitingRestart, stillFenced,
   fencedError, fencedPath, presentedState, staleCopy, type HaPolicy, type MembershipConfig, type MembershipState, type Sighting, type MembershipAction,
   type DomainOnHost, type PresentedState,
 } from './membership.ts';

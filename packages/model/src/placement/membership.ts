@@ -193,12 +193,13 @@ export function haCandidates(hostId: string, domains: Iterable<DomainOnHost>, po
  */
 export function fencedAwaitingRestart(hostId: string, domains: Iterable<DomainOnHost>, policyOf: (uuid: string) => HaPolicy): string[] {
   const out: string[] = [];
-  for (const d of domains) {
-    if (d.defined === false || d.hostId !== undefined || d.migration !== undefined || d.state !== 'shutoff' || d.detail !== 'FAILED') continue;
-    if (d.lastError?.path !== fencedPath(hostId)) continue;
-    if (policyOf(d.uuid) === 'restart') out.push(d.uuid);
-  }
+  for (const d of domains) if (stillFenced(d, hostId) && policyOf(d.uuid) === 'restart') out.push(d.uuid);
   return out.sort();
+}
+
+/** Shut off by a fence on `hostId` and by nothing since: the fence's FAILED stop is its last stop, and nothing placed it again. */
+export function stillFenced(d: Omit<DomainOnHost, 'uuid'>, hostId: string): boolean {
+  return d.defined !== false && d.hostId === undefined && d.migration === undefined && d.state === 'shutoff' && d.detail === 'FAILED' && d.lastError?.path === fencedPath(hostId);
 }
 
 /** The error a fenced domain's DomainStopped carries: its path names the host, which is how the host's agent recognises it. */
