@@ -16,18 +16,15 @@
  * DomainStarted on core NATS. Events go to a stream configured as the event
  * store's (file storage, duplicate window, direct gets), under `floor.evt.>`.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { Queue, Worker } from 'bullmq';
+import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats, eventStreamConfig } from '@virtflow/runtime';
 import type { Servers } from '../test/harness/index.ts';
+import { floorJobsQueue, spawnFloorWorker } from './floor.ts';
 
-const WORKER = fileURLToPath(new URL('./pipeline-floor-worker.ts', import.meta.url));
 const STREAM = 'BENCH_FLOOR';
 
 export interface PathFloor {
@@ -46,18 +43,14 @@ export async function pathFloor(servers: Servers, n: number, hosts: number, cpu:
     return nc;
   };
   const redis = [0, 1].map(() => new Redis(servers.redisUrl, { maxRetriesPerRequest: null }));
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER], { env: { ...process.env, REDIS_URL: servers.redisUrl, NATS_URL: servers.natsUrl, CONCURRENCY: '32' }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise((r) => child.once('exit', r));
-  const jobs = new Queue('floor.jobs', { connection: redis[0]!, prefix: 'floor', defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: { age: 3600 } } });
+  const worker = spawnFloorWorker({ REDIS_URL: servers.redisUrl, NATS_URL: servers.natsUrl });
+  const jobs = floorJobsQueue(redis[0]!);
   let scheduler: Worker | undefined;
   const nc = await nats();
   const jsm = await jetstreamManager(nc);
   try {
     await jsm.streams.add({ ...eventStreamConfig({ stream: STREAM }), subjects: ['floor.evt.>'] });
-    await new Promise<void>((resolve, reject) => {
-      createInterface({ input: child.stdout! }).once('line', () => resolve());
-      child.once('exit', (code) => reject(new Error(`the floor worker exited with ${code}`)));
-    });
+    await worker.ready;
 
     // The agents: each host's command subject on its own connection; DomainStarted appended, then the answer.
     for (let h = 0; h < hosts; h++) {
@@ -127,8 +120,7 @@ export async function pathFloor(servers: Servers, n: number, hosts: number, cpu:
   } finally {
     await scheduler?.close();
     await jobs.close();
-    child.kill('SIGTERM');
-    await exited;
+    await worker.stop();
     await jsm.streams.delete(STREAM).catch(() => undefined);
     for (const r of redis) r.disconnect();
     await Promise.all(conns.map((c) => c.close().catch(() => undefined)));

@@ -11,15 +11,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { Queue, QueueEvents, type Job } from 'bullmq';
+import { QueueEvents, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ParserClient } from '@virtflow/parser';
 import { startServers, type Servers } from '../test/harness/index.ts';
 import { spawnParser } from '../test/parser/support.ts';
 import { libvirtRate, table, writeResult } from './common.ts';
+import { floorJobsQueue, spawnFloorWorker } from './floor.ts';
 
 const PROCS = 2;
 const BURST = Number(process.env.VIRTFLOW_BENCH_JOBS ?? 2000);
@@ -76,23 +74,17 @@ async function pacedLatency(load: Load, rate: number) {
 
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-const FLOOR_WORKER = fileURLToPath(new URL('./pipeline-floor-worker.ts', import.meta.url));
-
 /** The floor (pipeline-floor-worker.ts) in PROCS processes on the same Redis: its maximum and its latency at 50% and 80% of it. */
 async function floorBench(servers: Servers, oursAt80: number) {
-  const children = Array.from({ length: PROCS }, () => spawn(process.execPath, ['--import', 'tsx', FLOOR_WORKER], { env: { ...process.env, REDIS_URL: servers.redisUrl, CONCURRENCY: '32' }, stdio: ['ignore', 'pipe', 'inherit'] }));
-  const exited = children.map((c) => new Promise((r) => c.once('exit', r)));
+  const workers = Array.from({ length: PROCS }, () => spawnFloorWorker({ REDIS_URL: servers.redisUrl }));
   const connection = new Redis(servers.redisUrl, { maxRetriesPerRequest: null });
   const listen = new Redis(servers.redisUrl, { maxRetriesPerRequest: null });
-  const queue = new Queue('floor.jobs', { connection, prefix: 'floor', defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: { age: 3600 } } });
+  const queue = floorJobsQueue(connection);
   const events = new QueueEvents('floor.jobs', { connection: listen, prefix: 'floor' });
   events.setMaxListeners(0);
   queue.setMaxListeners(0);
   try {
-    await Promise.all(children.map((c) => new Promise<void>((resolve, reject) => {
-      createInterface({ input: c.stdout! }).once('line', () => resolve());
-      c.once('exit', (code) => reject(new Error(`the floor worker exited with ${code}`)));
-    })));
+    await Promise.all(workers.map((w) => w.ready));
     await events.waitUntilReady();
     let seq = 0;
     const load: Load = {
@@ -117,8 +109,7 @@ async function floorBench(servers: Servers, oursAt80: number) {
     await queue.close();
     connection.disconnect();
     listen.disconnect();
-    for (const c of children) c.kill('SIGTERM');
-    await Promise.all(exited);
+    await Promise.all(workers.map((w) => w.stop()));
   }
 }
 
